@@ -1,0 +1,273 @@
+"""The event contracts (v1) of shared/DESIGN.md as pydantic v2 models.
+
+``EngagementEvent`` is the value on ``engagement.events``; ``MemberTransition`` (a CloudEvents 1.0
+JSON envelope) is the value on ``member.transitions``. Contracts evolve additively; the version is
+in the type (``schema`` / CloudEvents ``type``). JSON Schemas generated from these models are
+committed under ``schemas/`` (``python -m invested.schemas``) for downstream teams.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+ENGAGEMENT_EVENT_SCHEMA = "invested.engagement_event.v1"
+TRANSITION_EVENT_TYPE = "io.invested.member.transition.v1"
+TRANSITION_SOURCE = "/invested/classifier"
+
+_ID_NAMESPACE = uuid.UUID("6f1c2d8e-0b7a-4f1e-9a55-3c1f0e2d4b6a")
+
+
+def _no_control_chars(value: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+# Platform ids are opaque strings; bounded so a hostile payload cannot blow up keys or memory.
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=256), AfterValidator(_no_control_chars)
+]
+
+
+class Platform(StrEnum):
+    GITHUB = "github"
+    SLACK = "slack"
+    DISCOURSE = "discourse"
+    DISCORD = "discord"
+    GENERIC = "generic"
+
+
+class Kind(StrEnum):
+    """Engagement kinds (DESIGN.md). Grouping lives in the sets below, not in scattered ifs."""
+
+    # interest (audience signals)
+    VIEW = "view"
+    REACT = "react"
+    STAR = "star"
+    FORK = "fork"
+    DOWNLOAD = "download"
+    # standing interest and its inverse
+    FOLLOW = "follow"
+    UNFOLLOW = "unfollow"
+    JOIN = "join"
+    LEAVE = "leave"
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    UNSTAR = "unstar"
+    # investment (community signals)
+    POST = "post"
+    REPLY = "reply"
+    COMMENT = "comment"
+    MENTION = "mention"
+    ANSWER = "answer"
+    REVIEW = "review"
+    CONTRIBUTE = "contribute"
+    FEEDBACK = "feedback"
+    ATTEND = "attend"
+    HOST = "host"
+
+
+class KindGroup(StrEnum):
+    INTEREST = "interest"
+    STANDING = "standing"
+    STANDING_END = "standing_end"
+    INVESTMENT = "investment"
+
+
+INTEREST_KINDS: frozenset[Kind] = frozenset(
+    {Kind.VIEW, Kind.REACT, Kind.STAR, Kind.FORK, Kind.DOWNLOAD}
+)
+# Standing interest is held from the opening kind until its inverse.
+STANDING_INVERSE: dict[Kind, Kind] = {
+    Kind.FOLLOW: Kind.UNFOLLOW,
+    Kind.JOIN: Kind.LEAVE,
+    Kind.SUBSCRIBE: Kind.UNSUBSCRIBE,
+    Kind.STAR: Kind.UNSTAR,
+}
+STANDING_KINDS: frozenset[Kind] = frozenset(STANDING_INVERSE)
+STANDING_END_KINDS: frozenset[Kind] = frozenset(STANDING_INVERSE.values())
+STANDING_OPENED_BY: dict[Kind, Kind] = {end: start for start, end in STANDING_INVERSE.items()}
+INVESTMENT_KINDS: frozenset[Kind] = frozenset(
+    {
+        Kind.POST,
+        Kind.REPLY,
+        Kind.COMMENT,
+        Kind.MENTION,
+        Kind.ANSWER,
+        Kind.REVIEW,
+        Kind.CONTRIBUTE,
+        Kind.FEEDBACK,
+        Kind.ATTEND,
+        Kind.HOST,
+    }
+)
+
+
+def groups_of(kind: Kind) -> frozenset[KindGroup]:
+    """A kind can be in two groups: ``star`` is an interest signal and a standing interest."""
+    groups = set()
+    if kind in INTEREST_KINDS:
+        groups.add(KindGroup.INTEREST)
+    if kind in STANDING_KINDS:
+        groups.add(KindGroup.STANDING)
+    if kind in STANDING_END_KINDS:
+        groups.add(KindGroup.STANDING_END)
+    if kind in INVESTMENT_KINDS:
+        groups.add(KindGroup.INVESTMENT)
+    return frozenset(groups)
+
+
+def stable_id(*parts: str) -> str:
+    """A deterministic id from source identifiers: the same parts always give the same id."""
+    return str(uuid.uuid5(_ID_NAMESPACE, "\x1f".join(parts)))
+
+
+def short_hash(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class EngagementEvent(BaseModel):
+    """One normalized engagement of one member, the value on ``engagement.events``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+    schema_: Literal["invested.engagement_event.v1"] = Field(
+        ENGAGEMENT_EVENT_SCHEMA, alias="schema", description="Contract name and version."
+    )
+    id: Identifier = Field(
+        description="Deterministic from the source: a redelivered webhook yields the same id."
+    )
+    community: Identifier = Field(
+        description="Tenant/space: GitHub org, Slack team, Discourse site, Discord guild."
+    )
+    platform: Platform
+    member: Identifier = Field(description="Platform user id of the acting member.")
+    kind: Kind
+    target_member: Identifier | None = Field(
+        None, description="The other member this interaction is aimed at (replied to, reacted to)."
+    )
+    channel: Identifier | None = None
+    thread: Identifier | None = None
+    occurred_at: datetime = Field(description="Event time, from the payload (UTC).")
+    received_at: datetime = Field(description="When ingest received it (UTC).")
+
+    @property
+    def key(self) -> str:
+        return f"{self.community}/{self.member}"
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> EngagementEvent:
+        return cls.model_validate_json(data)
+
+
+class Segment(StrEnum):
+    COMMUNITY = "community"
+    AUDIENCE = "audience"
+    DORMANT = "dormant"
+
+
+class Thresholds(BaseModel):
+    """The thresholds a segment decision was held against (copied from the rules)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    enter_investment: float
+    enter_peers: int
+    enter_active_days: int
+    stay_investment: float
+    stay_peers: int
+    min_dwell_days: float
+    window_days: float
+
+
+class Evidence(BaseModel):
+    """The window's numbers that decided a transition, and the thresholds they met or missed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    investment: float
+    interest: float
+    peers: int
+    active_days: int
+    standing: list[str] = Field(description="Standing interests held (follow, join, ...).")
+    events_in_window: int
+    thresholds: Thresholds
+    reason: str = Field(description="One line a person can read.")
+
+
+class TransitionData(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    community: Identifier
+    member: Identifier
+    from_segment: Segment = Field(alias="from")
+    to_segment: Segment = Field(alias="to")
+    at: datetime = Field(
+        description="Event time of the change (the cause's time, or the due time)."
+    )
+    cause: str = Field(description="The EngagementEvent id that caused it, or 'inactivity'.")
+    evidence: Evidence
+    rules_version: str
+    seq: int = Field(ge=1, description="Per-member sequence number, 1 for the first transition.")
+
+
+class MemberTransition(BaseModel):
+    """A segment change, as a CloudEvents 1.0 structured-mode JSON envelope."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    type: Literal["io.invested.member.transition.v1"] = TRANSITION_EVENT_TYPE
+    source: str = TRANSITION_SOURCE
+    id: str = Field(description="Deterministic: same input gives the same id; dedupe on it.")
+    time: datetime
+    subject: str = Field(description="community/member")
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: TransitionData
+
+    @staticmethod
+    def make_id(community: str, member: str, seq: int, rules_version: str) -> str:
+        return stable_id("transition", community, member, str(seq), rules_version)
+
+    @classmethod
+    def build(cls, data: TransitionData) -> MemberTransition:
+        return cls(
+            id=cls.make_id(data.community, data.member, data.seq, data.rules_version),
+            time=data.at,
+            subject=f"{data.community}/{data.member}",
+            data=data,
+        )
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> MemberTransition:
+        return cls.model_validate_json(data)
+
+
+class DeadLetter(BaseModel):
+    """A record on a dead-letter topic: what could not be used, why, and the raw input."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str = Field(description="Who dead-lettered it: ingest/<platform> or classifier.")
+    reason: str = Field(description="Stable reason code, e.g. unmapped_event, invalid_event.")
+    detail: str = ""
+    received_at: datetime
+    headers: dict[str, str] = Field(default_factory=dict)
+    payload: str = Field(description="The raw body/value, as text (invalid UTF-8 replaced).")
+    extra: dict[str, Any] = Field(default_factory=dict)

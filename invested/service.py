@@ -1,0 +1,53 @@
+"""What every service's ``__main__`` does: load settings, log, check dependencies, serve.
+
+Configuration and connectivity problems end the process with one clear line and exit code 2
+(:class:`~invested.settings.ConfigError`), never a traceback wall.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+from invested.connections import wait_for_kafka, wait_for_redis
+from invested.logs import configure_logging
+from invested.settings import ConfigError, Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def boot(service: str, *, kafka: bool = True, redis: bool = True) -> Settings:
+    """Load settings and wait for the dependencies this service needs; fail fast otherwise."""
+    settings = load_settings()
+    configure_logging(settings.log_level, service)
+    if kafka:
+        wait_for_kafka(settings.kafka_bootstrap, settings.startup_timeout_seconds)
+    if redis:
+        wait_for_redis(settings.redis_url, settings.startup_timeout_seconds)
+    return settings
+
+
+def main_guarded(main: Callable[[], None]) -> None:
+    """Run a service's main; ConfigError → one line on stderr and exit 2."""
+    try:
+        main()
+    except ConfigError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+def serve_http(app: object, settings: Settings, port: int, service: str) -> None:
+    import uvicorn
+
+    log.info("%s listening on http://%s:%d", service, settings.bind_host, port)
+    uvicorn.run(
+        app,  # type: ignore[arg-type]
+        host=settings.bind_host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+    )
