@@ -204,6 +204,9 @@ class Evidence(BaseModel):
     active_days: int
     standing: list[str] = Field(description="Standing interests held (follow, join, ...).")
     events_in_window: int
+    kind_counts: dict[str, int] = Field(
+        default_factory=dict, description="Events in the window by kind (e.g. reply: 5)."
+    )
     thresholds: Thresholds
     reason: str = Field(description="One line a person can read.")
 
