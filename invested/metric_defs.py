@@ -14,6 +14,7 @@ INGEST_EVENTS_PUBLISHED = "invested_ingest_events_published_total"  # platform, 
 INGEST_PRODUCE_LATENCY = "invested_ingest_produce_latency_seconds"  # platform (histogram)
 INGEST_DEADLETTERED = "invested_ingest_deadlettered_total"  # platform, reason
 INGEST_DUPLICATES = "invested_ingest_duplicates_total"  # platform
+INGEST_DEDUPE_ERRORS = "invested_ingest_dedupe_errors_total"  # operation (Redis unreachable)
 
 # --- classifier ----------------------------------------------------------------------------------
 CLASSIFIER_EVENTS_PROCESSED = "invested_classifier_events_processed_total"  # kind

@@ -72,7 +72,9 @@ class Settings(BaseSettings):
         None, description="Discourse webhook secret. Unset: route answers 503."
     )
     discord_public_key: SecretStr | None = Field(
-        None, description="Discord application public key, hex Ed25519. Unset: route answers 503."
+        None,
+        description="Discord public key(s), hex Ed25519, comma-separated (the application's key "
+        "and/or the gateway bridge's key). Unset: route answers 503.",
     )
     standard_webhooks_secret: SecretStr | None = Field(
         None, description="Standard Webhooks secret (whsec_<base64>). Unset: route answers 503."
@@ -86,6 +88,11 @@ class Settings(BaseSettings):
     )
     produce_timeout_seconds: float = Field(
         10.0, gt=0, description="Longest wait for Kafka acks before a webhook gets 503."
+    )
+    kafka_idempotent_producer: bool = Field(
+        False,
+        description="Ingest produces with enable_idempotence (the broker must support it; the "
+        "embedded Tansu broker does not).",
     )
 
     # --- classifier ----------------------------------------------------------------------------
