@@ -1,17 +1,21 @@
-"""`python -m services.classifier`: start the classifier (placeholder: metrics/health only)."""
+"""`python -m services.classifier`: run a classifier worker (start more for more partitions)."""
 
-import time
+from __future__ import annotations
 
-from prometheus_client import start_http_server
+import sys
 
 from invested.service import boot, main_guarded
 
 
 def main() -> None:
     settings = boot("classifier")
-    start_http_server(settings.classifier_metrics_port, addr=settings.bind_host)
-    while True:
-        time.sleep(3600)
+    from services.classifier.app import create_app
+
+    app = create_app(settings)
+    # Faust parses sys.argv itself: run exactly one worker, with our logging.
+    # Faust parses sys.argv itself: run exactly one worker (its web server serves /metrics).
+    sys.argv = [sys.argv[0], "worker", "--loglevel", settings.log_level.lower()]
+    app.main()
 
 
 if __name__ == "__main__":

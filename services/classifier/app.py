@@ -1,0 +1,136 @@
+"""Classifier wiring: a Faust app consuming ``engagement.events`` in batches.
+
+Per batch (``stream.take_events``), one Redis round trip applies every event atomically (see
+``store.lua``); transitions go to ``member.transitions`` keyed by community/member, and leave the
+Redis outbox only once Kafka acknowledged them. Timers run the inactivity sweep, re-publish a
+dead worker's outbox and refresh the segment-size gauges. ``/metrics`` and ``/healthz`` are
+served by Faust's web server on ``INVESTED_CLASSIFIER_METRICS_PORT``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+from prometheus_client import generate_latest
+
+from invested import state as keys
+from invested.contracts import Segment
+from invested.settings import Settings
+from invested.topics import CLASSIFIER_DEADLETTER, ENGAGEMENT_EVENTS, MEMBER_TRANSITIONS
+from services.classifier import metrics
+from services.classifier.processor import Classifier
+from services.classifier.rules import load_rules
+from services.classifier.store import Store
+
+log = logging.getLogger(__name__)
+OUTBOX_GRACE_MS = 10_000  # younger outbox entries belong to a live worker's in-flight batch
+
+
+def now_ms(settings: Settings) -> int:
+    return int((time.time() + settings.clock_offset_seconds) * 1000)
+
+
+def create_app(settings: Settings) -> faust.App:
+    rules = load_rules(settings.rules_file)
+    redis_client = aioredis.Redis.from_url(settings.redis_url, health_check_interval=10)
+    store = Store(redis_client, rules, settings.history_limit)
+    app = faust.App(
+        settings.classifier_group,
+        broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
+        store="memory://",
+        datadir=str(settings.classifier_data_dir),
+        web_enabled=True,
+        web_port=settings.classifier_metrics_port,
+        web_bind=settings.bind_host,
+        web_host=settings.bind_host,
+        topic_partitions=8,
+        topic_allow_declare=False,  # topics are created by the stack/topic job, not by workers
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        # Tuned for a fast start: Faust's defaults wait ~30 s for the first rebalance.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        broker_rebalance_timeout=10.0,
+        stream_recovery_delay=0.0,
+        web_stats_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        logging_config=None,
+    )
+    events_topic = app.topic(ENGAGEMENT_EVENTS, key_serializer="raw", value_serializer="raw")
+
+    async def publish(topic: str, records: list[tuple[str, bytes]]) -> None:
+        futures = [
+            await app.producer.send(topic, key.encode(), value, None, None, None)
+            for key, value in records
+        ]
+        await asyncio.gather(*futures)
+
+    classifier = Classifier(store, publish, MEMBER_TRANSITIONS, CLASSIFIER_DEADLETTER)
+    app.classifier = classifier  # type: ignore[attr-defined]
+
+    @app.agent(events_topic)
+    async def classify(stream: Any) -> None:
+        async for batch in stream.take_events(
+            settings.batch_size, within=settings.batch_timeout_seconds
+        ):
+            await classifier.process_batch([event.value for event in batch])
+            last: dict[Any, int] = {}
+            for event in batch:
+                last[event.message.tp] = event.message.offset
+            for tp, offset in last.items():
+                highwater = app.consumer.highwater(tp)
+                if highwater is not None:
+                    metrics.CONSUMER_LAG.labels(str(tp.partition)).set(
+                        max(0, highwater - offset - 1)
+                    )
+
+    @app.task
+    async def on_start() -> None:
+        await store.publish_rules()
+        flushed = await classifier.flush_outbox()
+        if flushed:
+            log.info("re-published %d transitions left in the outbox", flushed)
+
+    @app.timer(interval=settings.sweep_interval_seconds)
+    async def sweep() -> None:
+        outcome = await classifier.sweep(now_ms(settings))
+        if outcome.transitions:
+            log.info("sweep: %d transitions", len(outcome.transitions))
+
+    @app.timer(interval=5.0)
+    async def housekeeping() -> None:
+        await classifier.flush_outbox(older_than_ms=int(time.time() * 1000) - OUTBOX_GRACE_MS)
+        await refresh_segment_gauges(redis_client)
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        # aiohttp refuses a charset inside content_type; Prometheus needs only the version.
+        return web.bytes(generate_latest(), content_type="text/plain; version=0.0.4")
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        assigned = bool(app.consumer.assignment()) if app.consumer else False
+        body = {"status": "ok" if assigned else "starting", "assigned": assigned}
+        return web.json(body, status=200 if assigned else 503)
+
+    return app
+
+
+async def refresh_segment_gauges(client: aioredis.Redis, max_communities: int = 1000) -> None:
+    communities = await client.srandmember(keys.COMMUNITIES, max_communities) or []
+    pipe = client.pipeline(transaction=False)
+    names = [c.decode() if isinstance(c, bytes) else c for c in communities]
+    for name in names:
+        for segment in Segment:
+            pipe.zcard(keys.segment_key(name, segment))
+    counts = await pipe.execute()
+    for i, name in enumerate(names):
+        for j, segment in enumerate(Segment):
+            metrics.SEGMENT_MEMBERS.labels(name, segment.value).set(counts[i * 3 + j])
