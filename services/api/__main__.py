@@ -1,12 +1,18 @@
-"""`python -m services.api`: start the api service."""
+"""`python -m services.api`: serve the read API (needs Redis only, not Kafka)."""
 
-from invested.service import boot, main_guarded, serve_http
+import logging
+
+from invested.service import boot, main_guarded
 from services.api.app import create_app
+from services.api.server import server
+
+log = logging.getLogger("services.api")
 
 
 def main() -> None:
-    settings = boot("api")
-    serve_http(create_app(settings), settings, settings.api_port, "api")
+    settings = boot("api", kafka=False)
+    log.info("api listening on http://%s:%d", settings.bind_host, settings.api_port)
+    server(create_app(settings), settings.bind_host, settings.api_port, settings.log_level).run()
 
 
 if __name__ == "__main__":

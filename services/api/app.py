@@ -1,25 +1,75 @@
-"""Api service wiring (placeholder until its issue lands: health and metrics only)."""
+"""API service wiring: settings → Redis clients, auth, routes, error handlers, metrics.
+
+``create_app`` builds everything without connecting; Redis connections open on first use and
+close at shutdown. ``python -m services.api`` serves it (see ``__main__`` and ``server``).
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from fastapi import FastAPI
+
+from invested import __version__
 from invested.settings import Settings
+from services.api import errors, ops, routes
+from services.api.auth import ApiKeys
+from services.api.metrics import MetricsMiddleware
+from services.api.store import Store, connect
+
+log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT_SECONDS = 3.0  # a stuck Redis becomes a 503, not a hung request
+DEFAULT_HEARTBEAT_SECONDS = 15.0
+
+DESCRIPTION = """\
+Read API over the classifier's live state: who is **community** (invested: engages with others),
+who is **audience** (interested), who is **dormant**, since when and why.
+
+Every `/v1` route needs `Authorization: Bearer <key>` (a key of `INVESTED_API_KEYS`). Every error
+is JSON `{"error": <stable code>, "detail": ...}`.
+"""
 
 
-async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok", "service": "api"})
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    sse_heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
+) -> FastAPI:
+    if store is None:
+        store = Store(
+            connect(settings.redis_url, socket_timeout=REQUEST_TIMEOUT_SECONDS),
+            # Blocking XREADs wait up to one heartbeat; the socket must outlast them.
+            connect(settings.redis_url, socket_timeout=sse_heartbeat_seconds + 10),
+        )
+    keys = ApiKeys(settings.api_keys)
 
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if keys:
+            log.info("%d API key(s) configured", len(keys))  # the count only, never a key
+        else:
+            log.warning("INVESTED_API_KEYS is empty: every /v1 request is refused with 401")
+        try:
+            yield
+        finally:
+            await store.close()
 
-async def metrics(request: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-
-def create_app(settings: Settings) -> Starlette:
-    return Starlette(
-        routes=[Route("/healthz", healthz), Route("/readyz", healthz), Route("/metrics", metrics)]
+    app = FastAPI(
+        title="Invested API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
     )
+    app.state.store = store
+    app.state.api_keys = keys
+    app.state.sse_heartbeat_seconds = sse_heartbeat_seconds
+    errors.install(app)
+    app.add_middleware(MetricsMiddleware)
+    app.include_router(routes.router)
+    app.include_router(routes.stream_router)
+    app.include_router(ops.router)
+    return app
