@@ -23,8 +23,11 @@ install: $(STAMP) ## Create .venv and install the project with its dev tools
 run: $(STAMP) ## Start broker, Redis, ingest, classifier and API locally (Ctrl-C stops all)
 	$(PY) -m invested.devrun
 
-test: $(STAMP) ## Run the whole test suite (real broker and Redis, embedded)
+test: $(STAMP) tools ## Run the whole test suite (real broker and Redis, embedded)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+tools: $(STAMP) ## Install promtool and the Compose CLI for the deploy tests when missing
+	@PY=$(PY) bash deploy/tools/install-tools.sh
 
 lint: $(STAMP) ## ruff check + format check, mypy
 	$(VENV)/bin/ruff check .
@@ -41,4 +44,4 @@ schemas: $(STAMP) ## Regenerate the committed JSON Schemas from the models
 clean: ## Remove the venv and local state
 	rm -rf $(VENV) .invested .pytest_cache .hypothesis
 
-.PHONY: help install run test lint format schemas clean
+.PHONY: help install run test tools lint format schemas clean
