@@ -315,7 +315,10 @@ else
       redis.call("HSET", KEYS[K_STATE], "last_event_at", iso(math.max(t_ms, tonumber(state.last_event_ms or "0"))),
         "last_event_ms", math.max(t_ms, tonumber(state.last_event_ms or "0")))
     end
-    evaluate(wm, event_id)
+    -- A received interaction is caused by the other member's event: cite that event's id.
+    local cause = event_id
+    if mode == "received" then cause = string.sub(event_id, 1, -3) end
+    evaluate(wm, cause)
   end
 end
 if wm ~= nil then redis.call("HSET", KEYS[K_STATE], "wm", wm) end
