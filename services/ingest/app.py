@@ -1,25 +1,331 @@
-"""Ingest service wiring (placeholder until its issue lands: health and metrics only)."""
+"""Ingest HTTP service: ``POST /webhooks/<platform>`` → verified, normalized, deduped, on Kafka.
+
+One request goes through these steps, each with its own answer (always JSON with a stable
+``error`` code, never a 500 or a traceback):
+
+1. platform secret unset → 503 ``not_configured`` (unsigned input is never accepted)
+2. body over ``INVESTED_MAX_BODY_BYTES`` (checked while streaming) → 413 ``body_too_large``
+3. signature (constant time) and signed timestamp → 401 ``missing_signature`` /
+   ``invalid_signature`` / ``invalid_timestamp`` / ``stale_timestamp``
+4. JSON → 400 ``malformed_json``
+5. platform handshake (GitHub/Discourse ping, Slack ``url_verification``, Discord PING) → 200
+6. delivery id already seen (Redis) → 200 ``duplicate``
+7. mapping table → events, or the raw payload with a reason on ``ingest.deadletter`` (202)
+8. produce with acks=all and wait for every ack → 200 ``accepted``; broker down → 503
+   ``broker_unavailable`` with ``Retry-After``, so the platform retries
+9. mark the delivery id as seen (only after the acks)
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import redis.asyncio as aioredis
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from invested.contracts import DeadLetter, EngagementEvent, Platform, utcnow
 from invested.settings import Settings
+from invested.topics import ENGAGEMENT_EVENTS, INGEST_DEADLETTER, member_key
+from services.ingest.adapters import ADAPTERS, Delivery, Unmappable
+from services.ingest.adapters.common import ADAPTER_ERROR
+from services.ingest.dedupe import Dedupe
+from services.ingest.metrics import (
+    DEADLETTERED,
+    DUPLICATES,
+    EVENTS_PUBLISHED,
+    PRODUCE_LATENCY,
+    SIGNATURE_FAILURES,
+    WEBHOOKS_RECEIVED,
+)
+from services.ingest.producer import BrokerUnavailable, EventProducer, Record
+from services.ingest.signatures import SignatureError, Verifier, build_verifiers
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = "5"
+# Dead letters stay under Kafka's default 1 MB message limit; a longer raw body is truncated
+# (flagged in ``extra``) rather than blocking the topic.
+DEADLETTER_PAYLOAD_LIMIT = 900_000
+# Request headers worth keeping with a dead letter; signatures and anything else are dropped.
+_KEPT_HEADERS = ("content-type", "user-agent", "x-signature-timestamp")
+_KEPT_PREFIXES = ("x-github-", "x-discourse-", "x-slack-", "webhook-")
 
 
-async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok", "service": "ingest"})
+class BodyTooLarge(Exception):
+    pass
 
 
-async def metrics(request: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def error(status: int, code: str, *, retry: bool = False, **extra: Any) -> JSONResponse:
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if retry else None
+    return JSONResponse({"error": code, **extra}, status_code=status, headers=headers)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing more than ``limit`` bytes while streaming (Content-Length may lie)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    kept = {}
+    for name, value in headers.items():
+        if "signature" in name and name != "x-signature-timestamp":
+            continue
+        if name in _KEPT_HEADERS or name.startswith(_KEPT_PREFIXES):
+            kept[name] = value[:512]
+    return kept
+
+
+def deadletter_record(
+    platform: Platform,
+    reason: str,
+    detail: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    delivery_id: str,
+    event_key: str,
+    received_at: Any,
+) -> Record:
+    text = body.decode("utf-8", errors="replace")
+    truncated = len(text) > DEADLETTER_PAYLOAD_LIMIT
+    letter = DeadLetter(
+        source=f"ingest/{platform.value}",
+        reason=reason,
+        detail=detail[:1000],
+        received_at=received_at,
+        headers=kept_headers(headers),
+        payload=text[:DEADLETTER_PAYLOAD_LIMIT],
+        extra={
+            "delivery_id": delivery_id,
+            "event_key": event_key,
+            "body_bytes": len(body),
+            "truncated": truncated,
+        },
+    )
+    return Record(INGEST_DEADLETTER, delivery_id.encode(), letter.model_dump_json().encode())
+
+
+def event_record(event: EngagementEvent) -> Record:
+    return Record(
+        ENGAGEMENT_EVENTS, member_key(event.community, event.member).encode(), event.to_json()
+    )
+
+
+class Ingest:
+    """The webhook pipeline; one instance per app, started and stopped by the lifespan."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.verifiers: dict[Platform, Verifier] = build_verifiers(settings)
+        self.producer = EventProducer(settings)
+        self.redis = aioredis.Redis.from_url(
+            settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0
+        )
+        self.dedupe = Dedupe(self.redis, settings.dedupe_ttl_seconds)
+
+    async def start(self) -> None:
+        await self.producer.start()
+        log.info(
+            "ingest ready: platforms configured: %s",
+            ", ".join(sorted(p.value for p in self.verifiers)) or "none",
+        )
+
+    async def stop(self) -> None:
+        await self.producer.stop()
+        await self.redis.aclose()
+
+    async def handle(self, platform: Platform, request: Request) -> tuple[Response, str]:
+        """The answer and the outcome label for one webhook request."""
+        received_at = utcnow()
+        verifier = self.verifiers.get(platform)
+        if verifier is None:
+            return error(503, "not_configured", platform=platform.value), "not_configured"
+
+        try:
+            body = await read_body(request, self.settings.max_body_bytes)
+        except BodyTooLarge:
+            return error(
+                413, "body_too_large", limit_bytes=self.settings.max_body_bytes
+            ), "too_large"
+        except ClientDisconnect:
+            return error(400, "client_disconnected"), "bad_request"
+
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        try:
+            verifier.verify(headers, body, time.time())
+        except SignatureError as exc:
+            SIGNATURE_FAILURES.labels(platform.value, exc.reason).inc()
+            return error(401, exc.reason), "unauthorized"
+
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            return error(400, "malformed_json"), "bad_request"
+
+        adapter = ADAPTERS[platform]
+        handshake = adapter.handshake(headers, payload)
+        if handshake is not None:
+            if handshake.body is None:
+                return Response(status_code=handshake.status), "handshake"
+            return JSONResponse(handshake.body, status_code=handshake.status), "handshake"
+
+        delivery_id = adapter.delivery_id(headers, payload) or (
+            "sha256:" + hashlib.sha256(body).hexdigest()
+        )
+        if await self.dedupe.seen(platform.value, delivery_id):
+            DUPLICATES.labels(platform.value).inc()
+            return JSONResponse({"status": "duplicate", "delivery_id": delivery_id}), "duplicate"
+
+        delivery = Delivery(platform, headers, payload, delivery_id, received_at)
+        events: list[EngagementEvent] = []
+        reason = ""
+        try:
+            events = adapter.adapt(delivery)
+        except Unmappable as exc:
+            reason, detail, event_key = exc.reason, exc.detail, exc.event_key
+        except Exception as exc:  # a bug in an adapter must not lose an authentic payload
+            log.exception("adapter %s failed; dead-lettering the payload", platform.value)
+            reason, detail, event_key = ADAPTER_ERROR, type(exc).__name__, ""
+        if not events and not reason:
+            reason, detail, event_key = "no_events", "the mapping produced no event", ""
+
+        if reason:
+            records = [
+                deadletter_record(
+                    platform, reason, detail, headers, body, delivery_id, event_key, received_at
+                )
+            ]
+        else:
+            records = [event_record(event) for event in events]
+
+        started = time.perf_counter()
+        try:
+            await self.producer.publish(records)
+        except BrokerUnavailable as exc:
+            log.warning("broker unavailable for %s delivery: %s", platform.value, exc)
+            return error(503, "broker_unavailable", retry=True), "broker_unavailable"
+        PRODUCE_LATENCY.labels(platform.value).observe(time.perf_counter() - started)
+        await self.dedupe.mark(platform.value, delivery_id)
+
+        if reason:
+            DEADLETTERED.labels(platform.value, reason).inc()
+            log.info("dead-lettered %s delivery (%s: %s)", platform.value, reason, detail)
+            return JSONResponse(
+                {"status": "deadlettered", "reason": reason, "delivery_id": delivery_id},
+                status_code=202,
+            ), "deadlettered"
+        for event in events:
+            EVENTS_PUBLISHED.labels(platform.value, event.kind.value).inc()
+        return JSONResponse(
+            {
+                "status": "accepted",
+                "delivery_id": delivery_id,
+                "events": len(events),
+                "ids": [event.id for event in events],
+            }
+        ), "accepted"
+
+    async def ready(self) -> dict[str, str]:
+        """Kafka (a bootstrap server accepts a connection) and Redis (PING) are reachable."""
+        checks = {"kafka": "unreachable", "redis": "unreachable"}
+        for server in self.settings.bootstrap_servers:
+            host, _, port = server.rpartition(":")
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 1.0)
+            except (OSError, TimeoutError, ValueError):
+                continue
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            checks["kafka"] = "ok"
+            break
+        try:
+            if await asyncio.wait_for(self.redis.ping(), 1.0):
+                checks["redis"] = "ok"
+        except (OSError, TimeoutError, aioredis.RedisError):
+            pass
+        return checks
 
 
 def create_app(settings: Settings) -> Starlette:
-    return Starlette(
-        routes=[Route("/healthz", healthz), Route("/readyz", healthz), Route("/metrics", metrics)]
+    """The ingest ASGI app; a malformed secret raises ConfigError here, before serving."""
+    ingest = Ingest(settings)
+
+    def webhook(platform: Platform) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                response, outcome = await ingest.handle(platform, request)
+            except Exception:
+                # Every expected path answers above; this is a bug. 503 (not 500) so the
+                # platform retries the delivery once it is fixed: nothing authentic is lost.
+                log.exception("unexpected error handling a %s webhook", platform.value)
+                response, outcome = error(503, "internal_error", retry=True), "internal_error"
+            WEBHOOKS_RECEIVED.labels(platform.value, outcome).inc()
+            return response
+
+        return endpoint
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "service": "ingest"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        checks = await ingest.ready()
+        if all(value == "ok" for value in checks.values()):
+            return JSONResponse({"status": "ready", **checks})
+        return JSONResponse({"error": "not_ready", **checks}, status_code=503)
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return JSONResponse(
+            {"error": codes.get(exc.status_code, "http_error")},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await ingest.start()
+        try:
+            yield
+        finally:
+            await ingest.stop()
+
+    routes = [
+        Route(f"/webhooks/{platform.value}", webhook(platform), methods=["POST"])
+        for platform in Platform
+    ]
+    routes += [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+    ]
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )
+    app.state.ingest = ingest
+    return app

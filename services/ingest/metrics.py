@@ -1,0 +1,45 @@
+"""Ingest's Prometheus metrics, named in :mod:`invested.metric_defs` (dashboards use the names)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+from invested import metric_defs as names
+
+WEBHOOKS_RECEIVED = Counter(
+    names.INGEST_WEBHOOKS_RECEIVED.removesuffix("_total"),
+    "Webhook requests by platform and outcome (accepted, duplicate, deadlettered, handshake, "
+    "unauthorized, bad_request, too_large, not_configured, broker_unavailable, internal_error).",
+    ["platform", "outcome"],
+)
+SIGNATURE_FAILURES = Counter(
+    names.INGEST_SIGNATURE_FAILURES.removesuffix("_total"),
+    "Requests rejected as not authentic, by platform and reason.",
+    ["platform", "reason"],
+)
+EVENTS_PUBLISHED = Counter(
+    names.INGEST_EVENTS_PUBLISHED.removesuffix("_total"),
+    "Engagement events acknowledged by Kafka, by platform and kind.",
+    ["platform", "kind"],
+)
+PRODUCE_LATENCY = Histogram(
+    names.INGEST_PRODUCE_LATENCY,
+    "Time from handing a request's records to the producer to the last broker ack.",
+    ["platform"],
+    buckets=names.LATENCY_BUCKETS,
+)
+DEADLETTERED = Counter(
+    names.INGEST_DEADLETTERED.removesuffix("_total"),
+    "Authentic webhooks put on ingest.deadletter, by platform and reason.",
+    ["platform", "reason"],
+)
+DUPLICATES = Counter(
+    names.INGEST_DUPLICATES.removesuffix("_total"),
+    "Redeliveries recognised by their platform delivery id and not produced again.",
+    ["platform"],
+)
+DEDUPE_ERRORS = Counter(
+    names.INGEST_DEDUPE_ERRORS.removesuffix("_total"),
+    "Redis errors of the delivery-id dedupe (ingest carries on; event ids stay deterministic).",
+    ["operation"],
+)

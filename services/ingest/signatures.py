@@ -1,0 +1,327 @@
+"""Webhook signature schemes, exactly as each platform documents them, verified in constant time.
+
+Every ``verify_*`` function raises :class:`SignatureError` with a stable reason code
+(``missing_signature``, ``invalid_signature``, ``invalid_timestamp``, ``stale_timestamp``) and
+returns ``None`` when the request is authentic. The matching ``sign_*`` functions produce what the
+platform would send; the simulator and the tests use them.
+
+| Platform | Header(s) | Signed bytes | MAC |
+| --- | --- | --- | --- |
+| GitHub | ``X-Hub-Signature-256: sha256=<hex>`` | body | HMAC-SHA256(secret) |
+| Slack | ``X-Slack-Signature: v0=<hex>``, ``X-Slack-Request-Timestamp`` | ``v0:<ts>:<body>`` | HMAC-SHA256(signing secret) |
+| Discourse | ``X-Discourse-Event-Signature: sha256=<hex>`` | body | HMAC-SHA256(secret) |
+| Discord | ``X-Signature-Ed25519: <hex>``, ``X-Signature-Timestamp`` | ``<ts><body>`` | Ed25519 (public key) |
+| Standard Webhooks | ``webhook-signature: v1,<base64> ...``, ``webhook-id``, ``webhook-timestamp`` | ``<id>.<ts>.<body>`` | HMAC-SHA256(base64-decoded ``whsec_`` key) |
+
+Timestamps are Unix seconds; outside ``replay_window`` seconds of now (either way) is
+``stale_timestamp``. GitHub and Discourse sign no timestamp, so only dedupe guards their replays.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import SecretStr
+
+from invested.contracts import Platform
+from invested.settings import ConfigError, Settings, env_name
+
+MISSING = "missing_signature"
+INVALID = "invalid_signature"
+INVALID_TIMESTAMP = "invalid_timestamp"
+STALE = "stale_timestamp"
+
+WHSEC_PREFIX = "whsec_"
+_UNIX_SECONDS = re.compile(r"^[0-9]{1,12}$")
+
+
+class SignatureError(Exception):
+    """The request is not authentic; ``reason`` is the stable error code answered with 401."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _raw(header: str) -> bytes:
+    # Starlette decodes header bytes as latin-1; encoding back gives exactly what was sent.
+    return header.encode("latin-1", errors="replace")
+
+
+def _hmac_sha256(key: bytes, message: bytes) -> bytes:
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def _check_timestamp(timestamp: str, now: float, window: float) -> None:
+    if not _UNIX_SECONDS.match(timestamp.strip()):
+        raise SignatureError(INVALID_TIMESTAMP)
+    if abs(now - int(timestamp)) > window:
+        raise SignatureError(STALE)
+
+
+# --- GitHub (X-Hub-Signature-256) and Discourse (X-Discourse-Event-Signature) --------------------
+
+
+def sign_sha256_hex(secret: bytes, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256 of the body>``: GitHub's and Discourse's header value."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify_sha256_hex(secret: bytes, body: bytes, header: str | None) -> None:
+    if not header:
+        raise SignatureError(MISSING)
+    expected = sign_sha256_hex(secret, body).encode()
+    if not hmac.compare_digest(expected, _raw(header.strip())):
+        raise SignatureError(INVALID)
+
+
+sign_github = sign_sha256_hex
+verify_github = verify_sha256_hex
+sign_discourse = sign_sha256_hex
+verify_discourse = verify_sha256_hex
+
+
+# --- Slack (v0 signing secret) -------------------------------------------------------------------
+
+
+def sign_slack(secret: bytes, timestamp: str, body: bytes) -> str:
+    return (
+        "v0="
+        + hmac.new(secret, b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    )
+
+
+def verify_slack(
+    secret: bytes,
+    body: bytes,
+    timestamp: str | None,
+    signature: str | None,
+    now: float,
+    window: float,
+) -> None:
+    if not signature or not timestamp:
+        raise SignatureError(MISSING)
+    _check_timestamp(timestamp, now, window)
+    expected = sign_slack(secret, timestamp.strip(), body).encode()
+    if not hmac.compare_digest(expected, _raw(signature.strip())):
+        raise SignatureError(INVALID)
+
+
+# --- Discord (Ed25519 over timestamp + body) -----------------------------------------------------
+
+
+def parse_ed25519_public_keys(value: str) -> list[Ed25519PublicKey]:
+    """Comma-separated hex public keys; raises ValueError naming what is wrong (never the key)."""
+    keys = []
+    for number, part in enumerate((p.strip() for p in value.split(",")), start=1):
+        if not part:
+            continue
+        try:
+            raw = bytes.fromhex(part)
+        except ValueError:
+            raise ValueError(f"key {number} is not hex") from None
+        if len(raw) != 32:
+            raise ValueError(f"key {number} is {len(raw)} bytes, an Ed25519 public key is 32")
+        keys.append(Ed25519PublicKey.from_public_bytes(raw))
+    if not keys:
+        raise ValueError("no key given")
+    return keys
+
+
+def sign_discord(private_key: Ed25519PrivateKey, timestamp: str, body: bytes) -> str:
+    return private_key.sign(timestamp.encode() + body).hex()
+
+
+def verify_ed25519(public_keys: list[Ed25519PublicKey], message: bytes, signature_hex: str) -> None:
+    """Raise unless one of the keys verifies ``signature_hex`` (64 bytes, hex) over ``message``."""
+    try:
+        signature = bytes.fromhex(signature_hex.strip())
+    except ValueError:
+        raise SignatureError(INVALID) from None
+    if len(signature) != 64:
+        raise SignatureError(INVALID)
+    for key in public_keys:
+        try:
+            key.verify(signature, message)
+            return
+        except InvalidSignature:
+            continue
+    raise SignatureError(INVALID)
+
+
+def verify_discord(
+    public_keys: list[Ed25519PublicKey],
+    body: bytes,
+    timestamp: str | None,
+    signature: str | None,
+    now: float,
+    window: float,
+) -> None:
+    if not signature or not timestamp:
+        raise SignatureError(MISSING)
+    _check_timestamp(timestamp, now, window)
+    verify_ed25519(public_keys, _raw(timestamp.strip()) + body, signature)
+
+
+# --- Standard Webhooks ---------------------------------------------------------------------------
+
+
+def parse_whsec(secret: str) -> bytes:
+    """The HMAC key of a ``whsec_<base64>`` secret; raises ValueError (never echoing the secret)."""
+    if not secret.startswith(WHSEC_PREFIX):
+        raise ValueError("expected whsec_<base64>")
+    try:
+        key = base64.b64decode(secret[len(WHSEC_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the part after whsec_ is not valid base64") from None
+    if not key:
+        raise ValueError("the key is empty")
+    return key
+
+
+def sign_standard(key: bytes, msg_id: str, timestamp: str, body: bytes) -> str:
+    mac = _hmac_sha256(key, msg_id.encode() + b"." + timestamp.encode() + b"." + body)
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def verify_standard(
+    key: bytes,
+    body: bytes,
+    msg_id: str | None,
+    timestamp: str | None,
+    signature: str | None,
+    now: float,
+    window: float,
+) -> None:
+    if not msg_id or not timestamp or not signature:
+        raise SignatureError(MISSING)
+    _check_timestamp(timestamp, now, window)
+    expected = _hmac_sha256(key, _raw(msg_id) + b"." + _raw(timestamp.strip()) + b"." + body)
+    # Several space-separated signatures may be sent (key rotation); any v1 match is enough.
+    for candidate in signature.split(" "):
+        version, _, encoded = candidate.partition(",")
+        if version != "v1":
+            continue
+        try:
+            given = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if hmac.compare_digest(expected, given):
+            return
+    raise SignatureError(INVALID)
+
+
+# --- per-platform verifiers built from the settings ----------------------------------------------
+
+
+class Verifier:
+    """Checks one platform's request headers and raw body (header names lower-case)."""
+
+    def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
+        raise NotImplementedError
+
+
+class GitHubVerifier(Verifier):
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
+        verify_github(self._secret, body, headers.get("x-hub-signature-256"))
+
+
+class DiscourseVerifier(Verifier):
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
+        verify_discourse(self._secret, body, headers.get("x-discourse-event-signature"))
+
+
+class SlackVerifier(Verifier):
+    def __init__(self, secret: bytes, window: float) -> None:
+        self._secret = secret
+        self._window = window
+
+    def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
+        verify_slack(
+            self._secret,
+            body,
+            headers.get("x-slack-request-timestamp"),
+            headers.get("x-slack-signature"),
+            now,
+            self._window,
+        )
+
+
+class DiscordVerifier(Verifier):
+    def __init__(self, public_keys: list[Ed25519PublicKey], window: float) -> None:
+        self._keys = public_keys
+        self._window = window
+
+    def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
+        verify_discord(
+            self._keys,
+            body,
+            headers.get("x-signature-timestamp"),
+            headers.get("x-signature-ed25519"),
+            now,
+            self._window,
+        )
+
+
+class StandardVerifier(Verifier):
+    def __init__(self, key: bytes, window: float) -> None:
+        self._key = key
+        self._window = window
+
+    def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
+        verify_standard(
+            self._key,
+            body,
+            headers.get("webhook-id"),
+            headers.get("webhook-timestamp"),
+            headers.get("webhook-signature"),
+            now,
+            self._window,
+        )
+
+
+def build_verifiers(settings: Settings) -> dict[Platform, Verifier]:
+    """A verifier per platform whose secret is set (and non-empty); others answer 503.
+
+    A malformed Discord key or Standard Webhooks secret stops the service at start with a
+    :class:`ConfigError` naming the variable (never the value).
+    """
+    window = float(settings.replay_window_seconds)
+    verifiers: dict[Platform, Verifier] = {}
+
+    def secret(value: SecretStr | None) -> str | None:
+        text = value.get_secret_value().strip() if value is not None else ""
+        return text or None
+
+    if github := secret(settings.github_webhook_secret):
+        verifiers[Platform.GITHUB] = GitHubVerifier(github.encode())
+    if slack := secret(settings.slack_signing_secret):
+        verifiers[Platform.SLACK] = SlackVerifier(slack.encode(), window)
+    if discourse := secret(settings.discourse_webhook_secret):
+        verifiers[Platform.DISCOURSE] = DiscourseVerifier(discourse.encode())
+    if discord := secret(settings.discord_public_key):
+        try:
+            keys = parse_ed25519_public_keys(discord)
+        except ValueError as exc:
+            raise ConfigError(f"{env_name('discord_public_key')}: {exc}") from None
+        verifiers[Platform.DISCORD] = DiscordVerifier(keys, window)
+    if standard := secret(settings.standard_webhooks_secret):
+        try:
+            key = parse_whsec(standard)
+        except ValueError as exc:
+            raise ConfigError(f"{env_name('standard_webhooks_secret')}: {exc}") from None
+        verifiers[Platform.GENERIC] = StandardVerifier(key, window)
+    return verifiers
