@@ -58,7 +58,9 @@ def main(argv: list[str]) -> int:
     if service is None:
         return 0
     if service not in PORT_FIELDS:
-        print(f"unknown service {service!r}; expected one of {sorted(PORT_FIELDS)}", file=sys.stderr)
+        print(
+            f"unknown service {service!r}; expected one of {sorted(PORT_FIELDS)}", file=sys.stderr
+        )
         return 2
     return 0 if probe(service) else 1
 
