@@ -29,6 +29,9 @@ test: $(STAMP) tools ## Run the whole test suite (real broker and Redis, embedde
 tools: $(STAMP) ## Install promtool and the Compose CLI for the deploy tests when missing
 	@PY=$(PY) bash deploy/tools/install-tools.sh
 
+dashboards: $(STAMP) ## Regenerate the Grafana dashboards in deploy/grafana/dashboards
+	$(PY) deploy/grafana/generate.py
+
 lint: $(STAMP) ## ruff check + format check, mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -44,4 +47,4 @@ schemas: $(STAMP) ## Regenerate the committed JSON Schemas from the models
 clean: ## Remove the venv and local state
 	rm -rf $(VENV) .invested .pytest_cache .hypothesis
 
-.PHONY: help install run test tools lint format schemas clean
+.PHONY: help install run test tools dashboards lint format schemas clean
