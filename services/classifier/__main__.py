@@ -14,7 +14,8 @@ def main() -> None:
     app = create_app(settings)
     # Faust parses sys.argv itself: run exactly one worker, with our logging.
     # Faust parses sys.argv itself: run exactly one worker (its web server serves /metrics).
-    sys.argv = [sys.argv[0], "worker", "--loglevel", settings.log_level.lower()]
+    faust_level = {"WARNING": "warn"}.get(settings.log_level, settings.log_level.lower())
+    sys.argv = [sys.argv[0], "worker", "--loglevel", faust_level]
     app.main()
 
 

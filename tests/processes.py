@@ -1,0 +1,89 @@
+"""Run the real services as child processes against the test broker and Redis."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from invested.devsecrets import DEV_ENV
+from invested.stack import _die_with_parent, free_port, terminate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def service_env(kafka_bootstrap: str, redis_url: str, **overrides: str) -> dict[str, str]:
+    """A clean INVESTED_* environment: the test's broker/Redis, dev secrets, then overrides."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVESTED_")}
+    env.update(DEV_ENV)
+    env.update(
+        INVESTED_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        INVESTED_REDIS_URL=redis_url,
+        INVESTED_LOG_LEVEL=os.environ.get("TEST_SERVICE_LOG_LEVEL", "WARNING"),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(overrides)
+    return env
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def running(
+    module: str, env: dict[str, str], health_url: str, log_path: Path, timeout: float = 60
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``python -m module``, wait until ``health_url`` answers 200, stop it afterwards."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while not healthy(health_url):
+            if proc.poll() is not None:
+                raise AssertionError(f"{module} exited: {log_path.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{module} not healthy in {timeout} s: {log_path.read_text()[-3000:]}"
+                )
+            time.sleep(0.1)
+        yield proc
+    finally:
+        terminate(proc, timeout=15)
+
+
+@contextlib.contextmanager
+def classifier(
+    kafka_bootstrap: str, redis_url: str, workdir: Path, **overrides: str
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """A real classifier worker; yields (process, metrics port)."""
+    port = free_port()
+    env = service_env(
+        kafka_bootstrap,
+        redis_url,
+        INVESTED_CLASSIFIER_METRICS_PORT=str(port),
+        INVESTED_CLASSIFIER_DATA_DIR=str(workdir / f"classifier-{port}"),
+        INVESTED_SWEEP_INTERVAL_SECONDS="1",
+        **overrides,
+    )
+    with running(
+        "services.classifier", env, f"http://127.0.0.1:{port}/healthz", workdir / "classifier.log"
+    ) as proc:
+        yield proc, port
