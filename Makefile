@@ -23,6 +23,13 @@ install: $(STAMP) ## Create .venv and install the project with its dev tools
 run: $(STAMP) ## Start broker, Redis, ingest, classifier and API locally (Ctrl-C stops all)
 	$(PY) -m invested.devrun
 
+DEMO_ARGS ?=
+tail: $(STAMP) ## Print live transitions from member.transitions (the downstream example)
+	$(PY) -m services.classifier.tail --from-beginning
+
+demo: $(STAMP) ## Post a simulated community (signed webhooks) to the running ingest (make run first)
+	$(PY) -m services.ingest.simulator $(DEMO_ARGS)
+
 test: $(STAMP) tools ## Run the whole test suite (real broker and Redis, embedded)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
@@ -47,4 +54,4 @@ schemas: $(STAMP) ## Regenerate the committed JSON Schemas from the models
 clean: ## Remove the venv and local state
 	rm -rf $(VENV) .invested .pytest_cache .hypothesis
 
-.PHONY: help install run test tools dashboards lint format schemas clean
+.PHONY: help install run tail demo test tools dashboards lint format schemas clean

@@ -20,7 +20,7 @@ from prometheus_client import generate_latest
 
 from invested import state as keys
 from invested.contracts import Segment
-from invested.settings import Settings
+from invested.settings import ConfigError, Settings
 from invested.topics import CLASSIFIER_DEADLETTER, ENGAGEMENT_EVENTS, MEMBER_TRANSITIONS
 from services.classifier import metrics
 from services.classifier.processor import Classifier
@@ -36,7 +36,12 @@ def now_ms(settings: Settings) -> int:
 
 
 def create_app(settings: Settings) -> faust.App:
-    rules = load_rules(settings.rules_file)
+    try:
+        rules = load_rules(settings.rules_file)
+    except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        raise ConfigError(
+            f"INVESTED_RULES_FILE={settings.rules_file}: unusable rules: {exc}"
+        ) from None
     redis_client = aioredis.Redis.from_url(settings.redis_url, health_check_interval=10)
     store = Store(redis_client, rules, settings.history_limit)
     app = faust.App(
