@@ -7,6 +7,7 @@ replaced so clients can switch on ``error`` alone. Redis unavailability is a 503
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import redis.exceptions
@@ -38,7 +39,7 @@ class ApiError(Exception):
 
 
 def error_response(
-    status: int, error: str, detail: Any = None, headers: dict[str, str] | None = None
+    status: int, error: str, detail: Any = None, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse(
         ErrorBody(error=error, detail=detail).model_dump(mode="json"),
@@ -66,13 +67,14 @@ _DESCRIPTIONS = {
     422: "Invalid id, limit, cursor, segment or event id.",
     503: "Redis is unavailable.",
 }
-UNAUTHORIZED = {401: {"model": ErrorBody, "description": _DESCRIPTIONS[401]}}
-INVALID = {422: {"model": ErrorBody, "description": _DESCRIPTIONS[422]}}
-NOT_FOUND = {404: {"model": ErrorBody, "description": _DESCRIPTIONS[404]}}
-UNAVAILABLE = {503: {"model": ErrorBody, "description": _DESCRIPTIONS[503]}}
+Responses = dict[int | str, dict[str, Any]]
+UNAUTHORIZED: Responses = {401: {"model": ErrorBody, "description": _DESCRIPTIONS[401]}}
+INVALID: Responses = {422: {"model": ErrorBody, "description": _DESCRIPTIONS[422]}}
+NOT_FOUND: Responses = {404: {"model": ErrorBody, "description": _DESCRIPTIONS[404]}}
+UNAVAILABLE: Responses = {503: {"model": ErrorBody, "description": _DESCRIPTIONS[503]}}
 
 
-def json_error_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def json_error_docs(*statuses: int) -> Responses:
     """Error docs for a route whose success is not JSON (SSE): FastAPI would otherwise document
     its errors with the route's media type. ``ErrorBody`` is in the components through the
     JSON routes."""

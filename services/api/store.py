@@ -91,7 +91,7 @@ class Store:
         return bool(await self.client.ping())
 
     async def member(self, community: str, member: str) -> MemberState | None:
-        raw = await self.client.hgetall(state_key(community, member))
+        raw: dict[str, str] = await self.client.hgetall(state_key(community, member))  # type: ignore[misc]
         return MemberState.from_hash(community, member, raw) if raw else None
 
     async def members_page(
@@ -109,7 +109,7 @@ class Store:
         if ids:
             async with self.client.pipeline(transaction=False) as pipe:
                 for member in ids:
-                    pipe.hmget(state_key(community, member), "segment", "since")
+                    pipe.hmget(state_key(community, member), ["segment", "since"])
                 states = await pipe.execute()
             for member, (seg, since) in zip(ids, states, strict=True):
                 rows.append(MemberRow(member, _segment(seg), _when(since)))
