@@ -246,6 +246,7 @@ async def run_store(redis_url: str, steps: list[Step], sizes: list[int]) -> list
         transitions = []
         for batch in batches(steps, sizes):
             for result in await store.run(batch):
+                await store.ack_outbox([oid for oid, _ in result.transitions])  # as if published
                 for _, raw in result.transitions:
                     data = json.loads(raw)["data"]
                     ev = data["evidence"]

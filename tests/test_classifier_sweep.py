@@ -100,7 +100,7 @@ def test_transitions_stay_in_the_outbox_until_kafka_acknowledged(
         community = f"outbox-{unique}"
         with pytest.raises(ConnectionError):
             await worker.process_batch(posts(community, ["ann"], 0))
-        pending = [v for _, _, v in await worker.store.outbox() if community in v]
+        pending = [v for _, _, v in await worker.store.outbox(count=1_000_000) if community in v]
         assert len(pending) == 1
         # The event itself is committed: a redelivery is a duplicate, nothing counts twice ...
         outcome = await worker.process_batch(posts(community, ["ann"], 0))
@@ -114,7 +114,7 @@ def test_transitions_stay_in_the_outbox_until_kafka_acknowledged(
             for _, _, v in working.records
             if community.encode() in v
         ] == ["ann"]
-        assert not [v for _, _, v in await worker.store.outbox() if community in v]
+        assert not [v for _, _, v in await worker.store.outbox(count=1_000_000) if community in v]
         await client.aclose()
 
     asyncio.run(scenario())
