@@ -362,6 +362,9 @@ def scraped(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Itera
         time.sleep(1.0)
         yield {name: _scrape(service.port) for name, service in running.items()}
     finally:
+        for service in running.values():  # all at once: their shutdowns overlap
+            if service.proc.poll() is None:
+                service.proc.terminate()
         for service in running.values():
             terminate(service.proc, timeout=10)
 
