@@ -396,14 +396,19 @@ def pipeline_health() -> dict[str, Any]:
                 "api 5xx {{route}}",
             ),
             (
+                f"sum by (outcome) (rate({m.INGEST_WEBHOOKS_RECEIVED}"
+                f'{{outcome=~"broker_unavailable|internal_error"}}{RATE}))',
+                "ingest 503 {{outcome}}",
+            ),
+            (
                 f"sum by (operation) (rate({m.INGEST_DEDUPE_ERRORS}{RATE}))",
                 "ingest dedupe {{operation}} (Redis)",
             ),
             (f"sum by (job, instance) (1 - up{{{SERVICES}}})", "scrape failing {{instance}}"),
         ],
         unit="ops",
-        description="Server errors of the API, ingest's Redis dedupe failures, and replicas "
-        "that do not answer scrapes.",
+        description="Server errors of the API, webhooks ingest answered 503 (platforms retry "
+        "them), ingest's Redis dedupe failures, and replicas that do not answer scrapes.",
     )
 
     b.row("API")
