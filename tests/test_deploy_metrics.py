@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from invested import metric_defs
 from invested.devsecrets import DEV_ENV
-from invested.stack import free_port, terminate
+from invested.stack import _die_with_parent, free_port, terminate
 from tests.backends import Backend
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -320,7 +321,10 @@ def scraped(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "INVESTED_KAFKA_BOOTSTRAP": backend.kafka_bootstrap,
             "INVESTED_REDIS_URL": backend.redis_url,
             "INVESTED_BIND_HOST": "127.0.0.1",
-            "INVESTED_CLASSIFIER_GROUP": f"deploy-metrics-{workdir.name}",
+            "INVESTED_CLASSIFIER_GROUP": f"deploy-metrics-{uuid.uuid4().hex[:10]}",
+            # No inactivity sweep while it runs: it must not touch other tests' members.
+            "INVESTED_SWEEP_INTERVAL_SECONDS": "3600",
+            "INVESTED_LOG_LEVEL": "WARNING",
             "INVESTED_CLASSIFIER_DATA_DIR": str(workdir / "classifier-data"),
             "PYTHONUNBUFFERED": "1",
         }
@@ -338,6 +342,7 @@ def scraped(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Itera
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
+                    preexec_fn=_die_with_parent,  # never outlives a killed test run
                 )
             running[name] = Running(name, ports[name], proc, log)
         texts: dict[str, str] = {}
