@@ -75,14 +75,13 @@ def classifier(
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """A real classifier worker; yields (process, metrics port)."""
     port = free_port()
-    env = service_env(
-        kafka_bootstrap,
-        redis_url,
-        INVESTED_CLASSIFIER_METRICS_PORT=str(port),
-        INVESTED_CLASSIFIER_DATA_DIR=str(workdir / f"classifier-{port}"),
-        INVESTED_SWEEP_INTERVAL_SECONDS="1",
-        **overrides,
-    )
+    settings = {
+        "INVESTED_CLASSIFIER_METRICS_PORT": str(port),
+        "INVESTED_CLASSIFIER_DATA_DIR": str(workdir / f"classifier-{port}"),
+        "INVESTED_SWEEP_INTERVAL_SECONDS": "1",
+    }
+    env = service_env(kafka_bootstrap, redis_url, **(settings | overrides))
+    workdir.mkdir(parents=True, exist_ok=True)
     with running(
         "services.classifier", env, f"http://127.0.0.1:{port}/healthz", workdir / "classifier.log"
     ) as proc:

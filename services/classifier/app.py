@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from functools import partial
 from typing import Any
 
 import faust
@@ -24,6 +25,7 @@ from invested.settings import ConfigError, Settings
 from invested.topics import CLASSIFIER_DEADLETTER, ENGAGEMENT_EVENTS, MEMBER_TRANSITIONS
 from services.classifier import metrics
 from services.classifier.processor import Classifier
+from services.classifier.resilience import TRANSIENT, Health, retry_forever
 from services.classifier.rules import load_rules
 from services.classifier.store import Store
 
@@ -78,6 +80,7 @@ def create_app(settings: Settings) -> faust.App:
         await asyncio.gather(*futures)
 
     classifier = Classifier(store, publish, MEMBER_TRANSITIONS, CLASSIFIER_DEADLETTER)
+    health = Health()
     app.classifier = classifier  # type: ignore[attr-defined]
 
     @app.agent(events_topic)
@@ -85,7 +88,8 @@ def create_app(settings: Settings) -> faust.App:
         async for batch in stream.take_events(
             settings.batch_size, within=settings.batch_timeout_seconds
         ):
-            await classifier.process_batch([event.value for event in batch])
+            values = [event.value for event in batch]
+            await retry_forever(partial(classifier.process_batch, values), "batch", health)
             last: dict[Any, int] = {}
             for event in batch:
                 last[event.message.tp] = event.message.offset
@@ -98,21 +102,28 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.task
     async def on_start() -> None:
-        await store.publish_rules()
-        flushed = await classifier.flush_outbox()
+        await retry_forever(store.publish_rules, "publish rules", health)
+        flushed = await retry_forever(classifier.flush_outbox, "outbox flush", health)
         if flushed:
             log.info("re-published %d transitions left in the outbox", flushed)
 
     @app.timer(interval=settings.sweep_interval_seconds)
     async def sweep() -> None:
-        outcome = await classifier.sweep(now_ms(settings))
+        try:
+            outcome = await classifier.sweep(now_ms(settings))
+        except TRANSIENT as exc:  # the next tick tries again; due members stay due
+            log.warning("sweep skipped: %s", type(exc).__name__)
+            return
         if outcome.transitions:
             log.info("sweep: %d transitions", len(outcome.transitions))
 
     @app.timer(interval=5.0)
     async def housekeeping() -> None:
-        await classifier.flush_outbox(older_than_ms=int(time.time() * 1000) - OUTBOX_GRACE_MS)
-        await refresh_segment_gauges(redis_client)
+        try:
+            await classifier.flush_outbox(older_than_ms=int(time.time() * 1000) - OUTBOX_GRACE_MS)
+            await refresh_segment_gauges(redis_client)
+        except TRANSIENT as exc:
+            log.warning("housekeeping skipped: %s", type(exc).__name__)
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
@@ -122,8 +133,11 @@ def create_app(settings: Settings) -> faust.App:
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         assigned = bool(app.consumer.assignment()) if app.consumer else False
-        body = {"status": "ok" if assigned else "starting", "assigned": assigned}
-        return web.json(body, status=200 if assigned else 503)
+        if not health.ok:
+            body = {"status": "degraded", "failing": health.failing, "assigned": assigned}
+        else:
+            body = {"status": "ok" if assigned else "starting", "assigned": assigned}
+        return web.json(body, status=200 if assigned and health.ok else 503)
 
     return app
 
