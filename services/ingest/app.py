@@ -39,7 +39,7 @@ from invested.contracts import DeadLetter, EngagementEvent, Platform, utcnow
 from invested.settings import Settings
 from invested.topics import ENGAGEMENT_EVENTS, INGEST_DEADLETTER, member_key
 from services.ingest.adapters import ADAPTERS, Delivery, Unmappable
-from services.ingest.adapters.common import ADAPTER_ERROR
+from services.ingest.adapters.common import ADAPTER_ERROR, safe_text
 from services.ingest.dedupe import Dedupe
 from services.ingest.metrics import (
     DEADLETTERED,
@@ -112,13 +112,13 @@ def deadletter_record(
     letter = DeadLetter(
         source=f"ingest/{platform.value}",
         reason=reason,
-        detail=detail[:1000],
+        detail=safe_text(detail[:1000]),
         received_at=received_at,
         headers=kept_headers(headers),
         payload=text[:DEADLETTER_PAYLOAD_LIMIT],
         extra={
             "delivery_id": delivery_id,
-            "event_key": event_key,
+            "event_key": safe_text(event_key[:256]),
             "body_bytes": len(body),
             "truncated": truncated,
         },
@@ -190,8 +190,8 @@ class Ingest:
                 return Response(status_code=handshake.status), "handshake"
             return JSONResponse(handshake.body, status_code=handshake.status), "handshake"
 
-        delivery_id = adapter.delivery_id(headers, payload) or (
-            "sha256:" + hashlib.sha256(body).hexdigest()
+        delivery_id = safe_text(
+            adapter.delivery_id(headers, payload) or ("sha256:" + hashlib.sha256(body).hexdigest())
         )
         if await self.dedupe.seen(platform.value, delivery_id):
             DUPLICATES.labels(platform.value).inc()
@@ -230,7 +230,9 @@ class Ingest:
 
         if reason:
             DEADLETTERED.labels(platform.value, reason).inc()
-            log.info("dead-lettered %s delivery (%s: %s)", platform.value, reason, detail)
+            log.info(
+                "dead-lettered %s delivery (%s: %s)", platform.value, reason, safe_text(detail)
+            )
             return JSONResponse(
                 {"status": "deadlettered", "reason": reason, "delivery_id": delivery_id},
                 status_code=202,

@@ -117,6 +117,20 @@ def get_path(payload: Any, path: str) -> Any:
     return None if value is _MISSING else value
 
 
+def utf8_clean(text: str) -> bool:
+    """JSON may carry lone surrogates (``"\\ud800"``): not encodable, so not usable as an id."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def safe_text(text: str) -> str:
+    """The text with anything UTF-8 cannot carry replaced (for logs, answers, dead letters)."""
+    return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
 def as_id(value: Any, path: str) -> str:
     """Platform ids are strings or integers; anything else is unusable."""
     if isinstance(value, bool) or not isinstance(value, str | int):
@@ -124,6 +138,8 @@ def as_id(value: Any, path: str) -> str:
     text = str(value)
     if not text:
         raise Unmappable(INVALID_FIELD, f"{path} is empty")
+    if not utf8_clean(text):
+        raise Unmappable(INVALID_FIELD, f"{path} is not valid Unicode")
     return text
 
 
@@ -157,7 +173,11 @@ def _optional_text(value: Any) -> str | None:
     if isinstance(value, str | int):
         text = str(value)
         # Optional context: drop what the contract would reject rather than lose the event.
-        if 0 < len(text) <= 256 and not any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        if (
+            0 < len(text) <= 256
+            and not any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+            and utf8_clean(text)
+        ):
             return text
     return None
 
@@ -276,7 +296,10 @@ def require_object(payload: Any) -> dict[str, Any]:
 def community_id(value: Any, what: str) -> str:
     if value is None or isinstance(value, bool) or not isinstance(value, str | int) or value == "":
         raise Unmappable(NO_COMMUNITY, what)
-    return str(value)
+    text = str(value)
+    if not utf8_clean(text):
+        raise Unmappable(INVALID_FIELD, f"{what} is not valid Unicode")
+    return text
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from services.ingest.adapters.common import (
     Table,
     community_id,
     get_path,
+    utf8_clean,
 )
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]{2,30})(?:\|[^>]*)?>")
@@ -117,7 +118,7 @@ class SlackAdapter(Adapter):
     def handshake(self, headers: Mapping[str, str], payload: Any) -> Handshake | None:
         if isinstance(payload, dict) and payload.get("type") == "url_verification":
             challenge = payload.get("challenge")
-            if isinstance(challenge, str):
+            if isinstance(challenge, str) and utf8_clean(challenge):
                 return Handshake({"challenge": challenge})
         return None
 
