@@ -74,7 +74,7 @@ class Classifier:
             if owner is not None:
                 self._count(owner, result, committed, outcome)
         metrics.BATCH_SIZE.observe(len(values))
-        await self._publish_transitions(results, outcome)
+        await self.publish_transitions(results, outcome)
         return outcome
 
     def _count(
@@ -91,7 +91,7 @@ class Classifier:
             metrics.EVENTS_PROCESSED.labels(event.kind.value).inc()
             metrics.PROCESSING_LATENCY.observe(max(0.0, committed - event.received_at.timestamp()))
 
-    async def _publish_transitions(self, results: list[StepResult], outcome: BatchOutcome) -> None:
+    async def publish_transitions(self, results: list[StepResult], outcome: BatchOutcome) -> None:
         pending = [t for result in results for t in result.transitions]
         if not pending:
             return
@@ -119,7 +119,7 @@ class Classifier:
             swept = sum(1 for r in results if r.status == "ok")
             outcome.processed += swept
             metrics.SWEPT_MEMBERS.inc(swept)
-            await self._publish_transitions(results, outcome)
+            await self.publish_transitions(results, outcome)
             if len(due) < limit:
                 break
         metrics.SWEEP_DURATION.observe(time.perf_counter() - started)

@@ -26,6 +26,7 @@ local stay_inv, stay_peers = tonumber(ARGV[17]), tonumber(ARGV[18])
 local rules_version, history_limit = ARGV[19], tonumber(ARGV[20])
 local thresholds_json, stream_maxlen = ARGV[21], ARGV[22]
 local window_days_text = ARGV[23]
+local emit = ARGV[24] ~= "0" -- "0": a quiet replay, no live stream and no outbox (no storm)
 local due_member = community .. "/" .. member
 local SEP = "\31"
 local DAY_MS = 86400000
@@ -248,8 +249,11 @@ local function evaluate(at, cause)
     redis.call("ZADD", seg_key(new), 0, member)
     redis.call("LPUSH", KEYS[K_HISTORY], envelope)
     redis.call("LTRIM", KEYS[K_HISTORY], 0, history_limit - 1)
-    redis.call("XADD", KEYS[K_TSTREAM], "MAXLEN", "~", stream_maxlen, "*", "t", envelope)
-    local oid = redis.call("XADD", KEYS[K_OUTBOX], "*", "k", community .. "/" .. member, "t", envelope)
+    local oid = ""
+    if emit then
+      redis.call("XADD", KEYS[K_TSTREAM], "MAXLEN", "~", stream_maxlen, "*", "t", envelope)
+      oid = redis.call("XADD", KEYS[K_OUTBOX], "*", "k", community .. "/" .. member, "t", envelope)
+    end
     out[#out + 1] = oid
     out[#out + 1] = envelope
     segment, since_ms = new, at

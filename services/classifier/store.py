@@ -159,7 +159,10 @@ def _parse(raw: list[Any]) -> StepResult:
 class Store:
     """Runs steps against Redis: one pipeline (one round trip) per batch."""
 
-    def __init__(self, client: aioredis.Redis, rules: Rules, history_limit: int = 100) -> None:
+    def __init__(
+        self, client: aioredis.Redis, rules: Rules, history_limit: int = 100, emit: bool = True
+    ) -> None:
+        """``emit=False``: transitions update state and history only (quiet replay)."""
         self.client = client
         self.rules = rules
         self.history_limit = history_limit
@@ -178,6 +181,7 @@ class Store:
             json.dumps(thresholds, separators=(",", ":")),
             keys.TRANSITION_STREAM_MAXLEN,
             f"{rules.window_days:g}",
+            "1" if emit else "0",
         ]
 
     def _args(self, step: Step) -> list[Any]:
@@ -236,5 +240,6 @@ class Store:
         return out
 
     async def ack_outbox(self, ids: list[str]) -> None:
+        ids = [i for i in ids if i]  # quiet steps have no outbox entry
         if ids:
             await self.client.xdel(OUTBOX, *ids)
