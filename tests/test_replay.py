@@ -101,12 +101,10 @@ def test_replay_rebuilds_the_live_state_quietly_and_recomputes_new_rules(tmp_pat
         )
 
 
-def test_replay_without_a_terminal_refuses_to_delete_without_yes() -> None:
+def test_replay_without_a_terminal_refuses_to_delete_without_yes(backend: Backend) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "services.classifier.replay"],
-        env=service_env(
-            "127.0.0.1:1", "redis://127.0.0.1:1/0", INVESTED_STARTUP_TIMEOUT_SECONDS="0.2"
-        ),
+        env=service_env(backend.kafka_bootstrap, backend.redis_url),
         cwd=ROOT,
         capture_output=True,
         text=True,
