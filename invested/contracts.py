@@ -12,13 +12,13 @@ import hashlib
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-ENGAGEMENT_EVENT_SCHEMA = "invested.engagement_event.v1"
-TRANSITION_EVENT_TYPE = "io.invested.member.transition.v1"
-TRANSITION_SOURCE = "/invested/classifier"
+ENGAGEMENT_EVENT_SCHEMA: Final = "invested.engagement_event.v1"
+TRANSITION_EVENT_TYPE: Final = "io.invested.member.transition.v1"
+TRANSITION_SOURCE: Final = "/invested/classifier"
 
 _ID_NAMESPACE = uuid.UUID("6f1c2d8e-0b7a-4f1e-9a55-3c1f0e2d4b6a")
 
@@ -29,10 +29,20 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
+def _no_key_separators(value: str) -> str:
+    # Redis keys are built from "{community/member}": a "/" would let two pairs share keys,
+    # braces would break the Redis Cluster hash tag. No platform's ids contain them.
+    if any(ch in value for ch in "/{}"):
+        raise ValueError("must not contain '/', '{' or '}'")
+    return value
+
+
 # Platform ids are opaque strings; bounded so a hostile payload cannot blow up keys or memory.
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=256), AfterValidator(_no_control_chars)
 ]
+# Communities and members name Redis keys and Kafka keys (community/member).
+MemberId = Annotated[Identifier, AfterValidator(_no_key_separators)]
 
 
 class Platform(StrEnum):
@@ -147,13 +157,13 @@ class EngagementEvent(BaseModel):
     id: Identifier = Field(
         description="Deterministic from the source: a redelivered webhook yields the same id."
     )
-    community: Identifier = Field(
+    community: MemberId = Field(
         description="Tenant/space: GitHub org, Slack team, Discourse site, Discord guild."
     )
     platform: Platform
-    member: Identifier = Field(description="Platform user id of the acting member.")
+    member: MemberId = Field(description="Platform user id of the acting member.")
     kind: Kind
-    target_member: Identifier | None = Field(
+    target_member: MemberId | None = Field(
         None, description="The other member this interaction is aimed at (replied to, reacted to)."
     )
     channel: Identifier | None = None
@@ -214,8 +224,8 @@ class Evidence(BaseModel):
 class TransitionData(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
-    community: Identifier
-    member: Identifier
+    community: MemberId
+    member: MemberId
     from_segment: Segment = Field(alias="from")
     to_segment: Segment = Field(alias="to")
     at: datetime = Field(
@@ -243,7 +253,9 @@ class MemberTransition(BaseModel):
 
     @staticmethod
     def make_id(community: str, member: str, seq: int, rules_version: str) -> str:
-        return stable_id("transition", community, member, str(seq), rules_version)
+        """The classifier's id scheme (computed inside Redis by store.lua): same input, same id."""
+        text = "\x1f".join(["transition", community, member, str(seq), rules_version])
+        return hashlib.sha1(text.encode()).hexdigest()[:32]
 
     @classmethod
     def build(cls, data: TransitionData) -> MemberTransition:

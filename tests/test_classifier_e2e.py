@@ -122,6 +122,10 @@ def test_scripted_member_dormant_audience_community_audience(
     assert entered.thresholds.enter_investment == 12 and entered.thresholds.stay_peers == 1
     assert alice[1].data.at == reply_carol.occurred_at
     assert alice[1].subject == f"{community}/alice"
+    # Ids computed inside Redis follow the published scheme: anyone can recompute them.
+    assert alice[1].id == MemberTransition.make_id(
+        community, "alice", 2, alice[1].data.rules_version
+    )
     # The poison record was dead-lettered and the event behind it still processed.
     assert len(dead) == 1 and DeadLetter.model_validate_json(dead[0]).reason == "invalid_event"
     assert [(t.data.from_segment, t.data.to_segment) for t in first if t.data.member == "dave"] == [

@@ -108,6 +108,8 @@ def test_event_json_round_trip_uses_the_versioned_schema_name() -> None:
         {"member": ""},
         {"member": "x" * 257},
         {"community": "bad\nid"},
+        {"community": "a/b"},  # would share Redis keys with community "a", member "b/..."
+        {"member": "x{y}"},
         {"platform": "myspace"},
         {"surprise": 1},
     ],
