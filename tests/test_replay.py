@@ -17,6 +17,7 @@ import redis
 
 from invested import state as keys
 from invested.stack import EmbeddedStack
+from tests.backends import Backend
 from tests.processes import ROOT, classifier, service_env
 from tests.test_reliability_classifier import (
     WORKER,
