@@ -115,6 +115,7 @@ class Seen:
     key: bytes | None
     value: bytes
     partition: int
+    offset: int
 
     def event(self) -> EngagementEvent:
         return EngagementEvent.from_json(self.value)
@@ -132,6 +133,7 @@ class Tap:
         self.bootstrap = bootstrap
         self.topics = topics
         self.records: list[Seen] = []
+        self._offsets: set[tuple[str, int, int]] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -170,9 +172,14 @@ class Tap:
                     self._ready.set()
                 with self._lock:
                     for records in batches.values():
-                        self.records.extend(
-                            Seen(r.topic, r.key, r.value, r.partition) for r in records
-                        )
+                        for r in records:
+                            # A rebalance re-reads from the start (nothing is committed): what
+                            # counts is what is on the topic, one entry per offset.
+                            if (r.topic, r.partition, r.offset) not in self._offsets:
+                                self._offsets.add((r.topic, r.partition, r.offset))
+                                self.records.append(
+                                    Seen(r.topic, r.key, r.value, r.partition, r.offset)
+                                )
         finally:
             await consumer.stop()
 

@@ -280,7 +280,11 @@ class _Sim:
         parent = thread
         if thread.replies and self.rng.random() < 0.5:
             parent = self.rng.choice(thread.replies)
-        others = [m for m in self.members if m is not member and self.active(m, at)]
+        others = [
+            m
+            for m in self.members
+            if m is not member and platform in m.platforms and self.active(m, at)
+        ]
         mention = self.rng.choice(others) if others and self.rng.random() < 0.12 else None
         reply = Message(platform, member, at, {}, thread=thread, kind=thread.kind)
         self._emit_reply(reply, parent, mention)
