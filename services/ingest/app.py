@@ -55,6 +55,7 @@ from services.ingest.signatures import SignatureError, Verifier, build_verifiers
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "5"
+MAX_DELIVERY_ID = 200
 # Dead letters stay under Kafka's default 1 MB message limit; a longer raw body is truncated
 # (flagged in ``extra``) rather than blocking the topic.
 DEADLETTER_PAYLOAD_LIMIT = 900_000
@@ -193,6 +194,8 @@ class Ingest:
         delivery_id = safe_text(
             adapter.delivery_id(headers, payload) or ("sha256:" + hashlib.sha256(body).hexdigest())
         )
+        if len(delivery_id) > MAX_DELIVERY_ID:  # hash, not truncate: no false duplicates
+            delivery_id = "sha256:" + hashlib.sha256(delivery_id.encode()).hexdigest()
         if await self.dedupe.seen(platform.value, delivery_id):
             DUPLICATES.labels(platform.value).inc()
             return JSONResponse({"status": "duplicate", "delivery_id": delivery_id}), "duplicate"

@@ -278,8 +278,9 @@ class _Sim:
         # Popular threads attract more replies (rich get richer).
         thread = self.rng.choices(starters, [1 + len(m.replies) for m in starters])[0]
         parent = thread
-        if thread.replies and self.rng.random() < 0.5:
-            parent = self.rng.choice(thread.replies)
+        earlier = [r for r in thread.replies if r.author is not member]
+        if earlier and self.rng.random() < 0.5:  # answer someone else's reply in the thread
+            parent = self.rng.choice(earlier)
         others = [
             m
             for m in self.members
