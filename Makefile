@@ -51,7 +51,12 @@ format: $(STAMP) ## Apply ruff formatting and fixes
 schemas: $(STAMP) ## Regenerate the committed JSON Schemas from the models
 	$(PY) -m invested.schemas
 
+QUICK ?=
+BENCH_ARGS ?=
+bench: $(STAMP) ## Benchmarks on the embedded stack (QUICK=1: under 2 min); writes bench/results/latest.json
+	$(PY) -m bench $(if $(QUICK),--quick,) $(BENCH_ARGS)
+
 clean: ## Remove the venv and local state
 	rm -rf $(VENV) .invested .pytest_cache .hypothesis
 
-.PHONY: help install run tail demo test tools dashboards lint format schemas clean
+.PHONY: help install run tail demo test tools dashboards lint format schemas bench clean

@@ -1,0 +1,77 @@
+"""Baseline: the classifier without batching, one Redis round trip per event.
+
+Same Faust settings (captured from ``services/classifier/app.py``), same Lua step, same parsing,
+metrics and transition publishing (the real :class:`~services.classifier.processor.Classifier`),
+but the agent iterates events one by one and calls ``process_batch`` with a single record: one
+``EVALSHA`` round trip per event (an event aimed at another member carries its ``received`` step
+in the same round trip), then its transitions, if any, are produced and acknowledged. It is what
+the classifier would be without ``take_events`` batching and pipelining.
+Run: ``python -m bench.baselines.naive`` with the classifier's ``INVESTED_*`` settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+from prometheus_client import generate_latest
+
+from invested.service import boot, main_guarded
+from invested.settings import Settings
+from invested.topics import CLASSIFIER_DEADLETTER, ENGAGEMENT_EVENTS, MEMBER_TRANSITIONS
+from services.classifier.processor import Classifier
+from services.classifier.rules import load_rules
+from services.classifier.store import Store
+
+
+def create_app(settings: Settings) -> faust.App:
+    from bench.faustconf import classifier_faust_kwargs
+
+    app_id, kwargs = classifier_faust_kwargs(settings)
+    app = faust.App(app_id, **kwargs)
+    rules = load_rules(settings.rules_file)
+    store = Store(aioredis.Redis.from_url(settings.redis_url), rules, settings.history_limit)
+    topic = app.topic(ENGAGEMENT_EVENTS, key_serializer="raw", value_serializer="raw")
+
+    async def publish(topic_name: str, records: list[tuple[str, bytes]]) -> None:
+        futures = [
+            await app.producer.send(topic_name, key.encode(), value, None, None, None)
+            for key, value in records
+        ]
+        await asyncio.gather(*futures)
+
+    classifier = Classifier(store, publish, MEMBER_TRANSITIONS, CLASSIFIER_DEADLETTER)
+
+    @app.agent(topic)
+    async def naive(stream: Any) -> None:
+        async for value in stream:
+            await classifier.process_batch([value])
+
+    @app.task
+    async def on_start() -> None:
+        await store.publish_rules()
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(), content_type="text/plain; version=0.0.4")
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        assigned = bool(app.consumer.assignment()) if app.consumer else False
+        return web.json({"assigned": assigned}, status=200 if assigned else 503)
+
+    return app
+
+
+def main() -> None:
+    settings = boot("bench-naive")
+    app = create_app(settings)
+    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn"]
+    app.main()
+
+
+if __name__ == "__main__":
+    main_guarded(main)
