@@ -27,7 +27,7 @@ from starlette.testclient import TestClient
 from invested.contracts import Kind, Platform
 from invested.settings import load_settings
 from invested.stack import free_port
-from invested.topics import ENGAGEMENT_EVENTS, member_key
+from invested.topics import member_key
 from services.ingest.app import create_app
 from services.ingest.simulator import SimConfig, generate, post_all
 from tests.backends import Backend
@@ -356,7 +356,7 @@ def test_simulated_community_lands_every_event(server: IngestServer, tap: Tap, u
     assert result.statuses == Counter({200: len(events)}), result.errors
     communities = {config.community(p) for p in config.platforms}
     records = tap.wait_for(
-        lambda r: r.topic == ENGAGEMENT_EVENTS and r.event().community in communities,
+        events_of(*communities),
         count=result.events_accepted,
     )
     assert len({r.event().id for r in records}) == result.events_accepted
