@@ -61,7 +61,7 @@ class Sizes:
     http_seconds: float = 10.0
     http_concurrency: int = 32
     api_rate: float = 500.0
-    memory_members: int = 230_000  # configured; about 100k of them end up known (active)
+    memory_members: int = 440_000  # configured; about 100k of them end up known (active)
     memory_events: int = 1_000_000
     scale_members: int = 1_000_000
     scale_events: int = 10_000_000
@@ -90,6 +90,8 @@ class Context:
     seed: int = 7
     results: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # INVESTED_* settings for every service the run starts (``--set``), e.g. a batch size
+    overrides: dict[str, str] = field(default_factory=dict)
 
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.stack.redis_url, decode_responses=True)
@@ -106,7 +108,8 @@ class Context:
         )
 
     def env(self, **overrides: str) -> dict[str, str]:
-        return service_env(self.stack.kafka_bootstrap, self.stack.redis_url, **overrides)
+        merged = {**self.overrides, **overrides}
+        return service_env(self.stack.kafka_bootstrap, self.stack.redis_url, **merged)
 
 
 # ------------------------------------------------------------------------------- workload

@@ -225,6 +225,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale-events", type=int)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="INVESTED_X=V",
+        help="a setting for every service started (repeatable), e.g. INVESTED_BATCH_SIZE=1000",
+    )
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--keep-workdir", action="store_true", help="keep logs of the children")
     return parser.parse_args(argv)
@@ -251,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.quick or args.no_scale or not sizes.scale_events:
         wanted.discard("scale")
+    overrides = dict(item.split("=", 1) for item in args.set)
     workdir = Path(tempfile.mkdtemp(prefix="invested-bench-"))
     for sub in ("stack", "scale-stack"):
         (workdir / sub).mkdir()
@@ -259,12 +267,15 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if args.quick else "full",
         "machine": machine(),
         "sizes": dict(vars(sizes)),
+        "settings_overrides": overrides,
     }
     started = time.perf_counter()
     print(f"bench: workdir {workdir} (logs of every child process)", file=sys.stderr)
     try:
         with EmbeddedStack(workdir=workdir / "stack") as stack:
-            ctx = phases.Context(stack, workdir, sizes, not args.no_progress, args.seed, results)
+            ctx = phases.Context(
+                stack, workdir, sizes, not args.no_progress, args.seed, results, overrides=overrides
+            )
             workload = phases.main_workload(ctx)
             results["workload"] = _describe(workload)
             if wanted & {"classifier", "baselines", "api"}:

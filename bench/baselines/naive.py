@@ -2,10 +2,10 @@
 
 Same Faust settings (captured from ``services/classifier/app.py``), same Lua step, same parsing,
 metrics and transition publishing (the real :class:`~services.classifier.processor.Classifier`),
-but the agent iterates events one by one and calls ``process_batch`` with a single record: one
-``EVALSHA`` round trip per event (an event aimed at another member carries its ``received`` step
-in the same round trip), then its transitions, if any, are produced and acknowledged. It is what
-the classifier would be without ``take_events`` batching and pipelining.
+but the agent takes events one by one and the store calls the Lua script with one plain
+``EVALSHA`` per step, no pipeline (an event aimed at another member has a second step, the
+target's ``received`` one, so a second round trip); transitions, if any, are then produced and
+acknowledged. It is what the classifier would be without ``take_events`` batching and pipelines.
 Run: ``python -m bench.baselines.naive`` with the classifier's ``INVESTED_*`` settings.
 """
 
@@ -24,7 +24,20 @@ from invested.settings import Settings
 from invested.topics import CLASSIFIER_DEADLETTER, ENGAGEMENT_EVENTS, MEMBER_TRANSITIONS
 from services.classifier.processor import Classifier
 from services.classifier.rules import load_rules
-from services.classifier.store import Store
+from services.classifier.store import Step, StepResult, Store, _parse, member_keys
+
+
+class NaiveStore(Store):
+    """The classifier's store, one ``EVALSHA`` round trip per step instead of one pipeline."""
+
+    async def run(self, steps: list[Step]) -> list[StepResult]:
+        results = []
+        for step in steps:
+            raw = await self.script(
+                keys=member_keys(step.community, step.member), args=self._args(step)
+            )
+            results.append(_parse(raw))
+        return results
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -33,7 +46,7 @@ def create_app(settings: Settings) -> faust.App:
     app_id, kwargs = classifier_faust_kwargs(settings)
     app = faust.App(app_id, **kwargs)
     rules = load_rules(settings.rules_file)
-    store = Store(aioredis.Redis.from_url(settings.redis_url), rules, settings.history_limit)
+    store = NaiveStore(aioredis.Redis.from_url(settings.redis_url), rules, settings.history_limit)
     topic = app.topic(ENGAGEMENT_EVENTS, key_serializer="raw", value_serializer="raw")
 
     async def publish(topic_name: str, records: list[tuple[str, bytes]]) -> None:
