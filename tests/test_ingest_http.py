@@ -24,7 +24,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from invested.contracts import Kind, Platform
+from invested.contracts import DeadLetter, Kind, Platform
 from invested.settings import load_settings
 from invested.stack import free_port
 from invested.topics import member_key
@@ -182,7 +182,8 @@ def test_handshakes_are_answered_as_each_platform_expects(server: IngestServer) 
 
 
 @pytest.mark.parametrize("platform", ["slack", "discord", "generic"])
-@pytest.mark.parametrize("skew", [-301, 301])
+# Well past the 300 s window: signatures carry whole seconds, so 301 could round back in.
+@pytest.mark.parametrize("skew", [-310, 310])
 def test_signed_timestamp_outside_the_replay_window_is_401(
     platform: str, skew: int, server: IngestServer, unique: str
 ) -> None:
@@ -379,3 +380,48 @@ def test_simulator_cli_dry_run_is_deterministic() -> None:
     second = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout and "webhooks:" in first.stdout
+
+
+# --- units of the app -------------------------------------------------------------------------
+
+
+def test_dead_letters_keep_the_raw_body_and_no_signatures() -> None:
+    from services.ingest.app import DEADLETTER_PAYLOAD_LIMIT, deadletter_record
+
+    headers = {
+        "x-github-event": "issues",
+        "x-github-delivery": "d-1",
+        "x-hub-signature-256": "sha256=abc",
+        "x-slack-signature": "v0=abc",
+        "x-discourse-event-signature": "sha256=abc",
+        "webhook-signature": "v1,abc",
+        "x-signature-ed25519": "ab",
+        "x-signature-timestamp": "1700000000",
+        "authorization": "Bearer secret",
+        "cookie": "session=secret",
+    }
+    record = deadletter_record(
+        Platform.GITHUB, "unknown_event", "x", headers, b'{"a": 1}', "d-1", "k", datetime.now(UTC)
+    )
+    letter = DeadLetter.model_validate_json(record.value)
+    assert letter.payload == '{"a": 1}' and letter.extra["truncated"] is False
+    assert set(letter.headers) == {"x-github-event", "x-github-delivery", "x-signature-timestamp"}
+
+    big = b'"' + b"x" * (DEADLETTER_PAYLOAD_LIMIT + 10) + b'"'
+    record = deadletter_record(
+        Platform.GITHUB, "unknown_event", "x", {}, big, "d-2", "k", datetime.now(UTC)
+    )
+    letter = DeadLetter.model_validate_json(record.value)
+    assert letter.extra["truncated"] is True and letter.extra["body_bytes"] == len(big)
+    assert len(record.value) < 1_000_000  # under Kafka's default message size limit
+
+
+def test_producer_gives_up_on_a_record_when_ingest_answers_503() -> None:
+    from services.ingest.producer import producer_config
+
+    config = producer_config(load_settings({"INVESTED_PRODUCE_TIMEOUT_SECONDS": "3"}))
+    assert config["acks"] == "all" and config["delivery_timeout_ms"] == 3000
+    assert config["delivery_timeout_ms"] >= config["linger_ms"] + config["request_timeout_ms"]
+    assert config["max_block_ms"] <= 3000 and "enable_idempotence" not in config
+    idempotent = load_settings({"INVESTED_KAFKA_IDEMPOTENT_PRODUCER": "true"})
+    assert producer_config(idempotent)["enable_idempotence"] is True
