@@ -121,6 +121,7 @@ class EmbeddedStack:
         self.redis_port = redis_port or free_port()
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="invested-stack-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.redis_appendonly = redis_appendonly
         self.startup_timeout = startup_timeout
         self.broker: subprocess.Popen[bytes] | None = None
