@@ -138,10 +138,6 @@ def stable_id(*parts: str) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, "\x1f".join(parts)))
 
 
-def short_hash(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
-
-
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

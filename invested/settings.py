@@ -209,17 +209,10 @@ def settings_markdown_table() -> str:
     return "\n".join(rows)
 
 
-def run_cli_guarded(main: object) -> None:
-    """Call ``main()``; a :class:`ConfigError` prints its one message and exits 2, no traceback."""
-    try:
-        main()  # type: ignore[operator]
-    except ConfigError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
 if __name__ == "__main__":
     if sys.argv[1:] == ["--markdown"]:
         print(settings_markdown_table())
     else:
-        run_cli_guarded(lambda: print(load_settings().model_dump_json(indent=2)))
+        from invested.service import main_guarded
+
+        main_guarded(lambda: print(load_settings().model_dump_json(indent=2)))

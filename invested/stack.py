@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from invested.connections import ensure_topics, wait_for_kafka, wait_for_redis
@@ -203,13 +202,3 @@ class EmbeddedStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def wait_until(predicate: object, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if predicate():  # type: ignore[operator]
-                return True
-        time.sleep(interval)
-    return False

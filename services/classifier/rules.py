@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from invested.contracts import INVESTMENT_KINDS, STANDING_END_KINDS, Kind, Segment, Thresholds
+from invested.contracts import STANDING_END_KINDS, Kind, Segment, Thresholds
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("rules.yaml")
 DAY_MS = 86_400_000
@@ -113,10 +113,6 @@ class WindowNumbers:
     active_days: int
     standing: int  # standing interests held
     own_events: int  # the member's own events in the window
-
-
-def is_investment(kind: Kind) -> bool:
-    return kind in INVESTMENT_KINDS
 
 
 def decide(
