@@ -143,7 +143,8 @@ def create_app(settings: Settings) -> faust.App:
 
 
 async def refresh_segment_gauges(client: aioredis.Redis, max_communities: int = 1000) -> None:
-    communities = await client.srandmember(keys.COMMUNITIES, max_communities) or []
+    # redis-py types its commands as sync|async; this client is async.
+    communities = await client.srandmember(keys.COMMUNITIES, max_communities) or []  # type: ignore[misc]
     pipe = client.pipeline(transaction=False)
     names = [c.decode() if isinstance(c, bytes) else c for c in communities]
     for name in names:

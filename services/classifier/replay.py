@@ -92,7 +92,7 @@ async def delete_state(client: aioredis.Redis, community: str | None) -> int:
         if community is not None
         else [
             c.decode() if isinstance(c, bytes) else c
-            for c in await client.smembers(keys.COMMUNITIES)
+            for c in await client.smembers(keys.COMMUNITIES)  # type: ignore[misc]  # redis-py types commands sync|async
         ]
     )
     removed = 0
@@ -172,7 +172,7 @@ async def replay(
             if community
             else [
                 c.decode() if isinstance(c, bytes) else c
-                for c in await client.smembers(keys.COMMUNITIES)
+                for c in await client.smembers(keys.COMMUNITIES)  # type: ignore[misc]  # redis-py types commands sync|async
             ]
         )
         for name in names:
