@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer
 from kafka import KafkaProducer
@@ -237,3 +238,50 @@ def test_interrupted_test_run_leaves_no_broker_or_redis(
     finally:
         if run.poll() is None:
             run.kill()
+
+
+def test_make_run_launcher_brings_up_every_service_and_stops_cleanly(tmp_path: Path) -> None:
+    """What `make run` runs: all health endpoints answer, Ctrl-C leaves no process behind."""
+    ports = {
+        name: free_port() for name in ("API", "INGEST", "CLASSIFIER_METRICS", "BROKER", "REDIS")
+    }
+    env = clean_env(**{f"INVESTED_{name}_PORT": str(port) for name, port in ports.items()})
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "invested.devrun"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 90
+        while not any("Invested is running" in line for line in output):
+            assert time.monotonic() < deadline and launcher.poll() is None, "".join(output)[-3000:]
+            output.append(launcher.stdout.readline())  # type: ignore[union-attr]
+        for name in ("API", "INGEST", "CLASSIFIER_METRICS"):
+            url = f"http://127.0.0.1:{ports[name]}/healthz"
+            while not _answers(url):
+                assert time.monotonic() < deadline, f"{url} never answered"
+                time.sleep(0.2)
+        children = psutil.Process(launcher.pid).children(recursive=True)
+        assert len(children) >= 5  # broker, redis-server, three services
+        launcher.send_signal(signal.SIGINT)
+        assert launcher.wait(60) == 0
+        gone, alive = psutil.wait_procs(children, timeout=15)
+        assert not alive, f"left behind: {[p.pid for p in alive]}"
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+
+
+def _answers(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
