@@ -232,6 +232,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="INVESTED_X=V",
         help="a setting for every service started (repeatable), e.g. INVESTED_BATCH_SIZE=1000",
     )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        help="a previous results file: its figures are kept where this run measured nothing "
+        "(e.g. a full run without scale, then --only scale --merge it)",
+    )
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--keep-workdir", action="store_true", help="keep logs of the children")
     return parser.parse_args(argv)
@@ -272,54 +278,29 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     print(f"bench: workdir {workdir} (logs of every child process)", file=sys.stderr)
     try:
-        with EmbeddedStack(workdir=workdir / "stack") as stack:
-            ctx = phases.Context(
-                stack, workdir, sizes, not args.no_progress, args.seed, results, overrides=overrides
-            )
-            workload = phases.main_workload(ctx)
-            results["workload"] = _describe(workload)
-            if wanted & {"classifier", "baselines", "api"}:
-                sent = phases.preload(ctx, workload)
-                results["workload_records"] = sent
-                phases.timed(
-                    ctx, "classifier", lambda: phases.bench_classifier(ctx, workload, sent)
+        if wanted - {"scale"}:
+            with EmbeddedStack(workdir=workdir / "stack") as stack:
+                ctx = phases.Context(
+                    stack,
+                    workdir,
+                    sizes,
+                    not args.no_progress,
+                    args.seed,
+                    results,
+                    overrides=overrides,
                 )
-                if "baselines" in wanted:
-                    phases.timed(
-                        ctx,
-                        "bare_faust",
-                        lambda: phases.bench_processor(
-                            ctx,
-                            "bare_faust",
-                            "bare_faust",
-                            "bench.baselines.bare_faust",
-                            phases.BARE_COUNTED,
-                            sent,
-                        ),
-                    )
-                    phases.timed(
-                        ctx,
-                        "naive",
-                        lambda: phases.bench_processor(
-                            ctx,
-                            "naive",
-                            "naive",
-                            "bench.baselines.naive",
-                            phases.CLASSIFIER_COUNTED,
-                            sent,
-                        ),
-                    )
-                if "api" in wanted:
-                    phases.timed(ctx, "api", lambda: phases.bench_api(ctx))
-            if "ingest" in wanted:
-                phases.timed(ctx, "ingest", lambda: phases.bench_ingest(ctx))
-            if "memory" in wanted:
-                phases.timed(ctx, "memory", lambda: phases.bench_memory_and_sweep(ctx))
+                _main_phases(ctx, wanted)
         if "scale" in wanted:
             # A fresh stack: the broker's memory storage gives back the first phases' records.
             with EmbeddedStack(workdir=workdir / "scale-stack") as stack:
                 ctx = phases.Context(
-                    stack, workdir, sizes, not args.no_progress, args.seed, results
+                    stack,
+                    workdir,
+                    sizes,
+                    not args.no_progress,
+                    args.seed,
+                    results,
+                    overrides=overrides,
                 )
                 results["scale_members"] = sizes.scale_members
                 results["scale_target_events"] = sizes.scale_events
@@ -327,6 +308,18 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         results["seconds"] = round(time.perf_counter() - started, 1)
         results["machine"]["load_average_at_end"] = os.getloadavg()[0]
+        if args.merge:
+            previous = json.loads(args.merge.read_text())
+            previous.setdefault("merged_runs", []).append(
+                {k: results[k] for k in ("date", "mode", "seconds", "settings_overrides")}
+            )
+            for key, value in results.items():
+                if key not in ("date", "mode", "sizes", "workload", "seconds", "targets"):
+                    if key == "phase_seconds":
+                        previous.setdefault(key, {}).update(value)
+                    elif key != "machine":
+                        previous[key] = value
+            results = previous
         derive(results)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
@@ -343,6 +336,43 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     print(f"\nresults: {args.out}")
     return 0
+
+
+def _main_phases(ctx: phases.Context, wanted: set[str]) -> None:
+    """Phases 1-5 on one stack (the scale phase gets a fresh one)."""
+    results = ctx.results
+    workload = phases.main_workload(ctx)
+    results["workload"] = _describe(workload)
+    if wanted & {"classifier", "baselines", "api"}:
+        sent = phases.preload(ctx, workload)
+        results["workload_records"] = sent
+        phases.timed(ctx, "classifier", lambda: phases.bench_classifier(ctx, workload, sent))
+        if "baselines" in wanted:
+            phases.timed(
+                ctx,
+                "bare_faust",
+                lambda: phases.bench_processor(
+                    ctx,
+                    "bare_faust",
+                    "bare_faust",
+                    "bench.baselines.bare_faust",
+                    phases.BARE_COUNTED,
+                    sent,
+                ),
+            )
+            phases.timed(
+                ctx,
+                "naive",
+                lambda: phases.bench_processor(
+                    ctx, "naive", "naive", "bench.baselines.naive", phases.CLASSIFIER_COUNTED, sent
+                ),
+            )
+        if "api" in wanted:
+            phases.timed(ctx, "api", lambda: phases.bench_api(ctx))
+    if "ingest" in wanted:
+        phases.timed(ctx, "ingest", lambda: phases.bench_ingest(ctx))
+    if "memory" in wanted:
+        phases.timed(ctx, "memory", lambda: phases.bench_memory_and_sweep(ctx))
 
 
 def _describe(workload: Any) -> dict[str, Any]:
