@@ -72,7 +72,10 @@ def wait_for_redis(url: str, timeout: float, variable: str = "INVESTED_REDIS_URL
 
 
 def ensure_topics(
-    bootstrap: str, specs: Iterable[TopicSpec] = TOPICS, with_config: bool = False
+    bootstrap: str,
+    specs: Iterable[TopicSpec] = TOPICS,
+    with_config: bool = False,
+    replication_factor: int = 1,
 ) -> None:
     """Create the topics that do not exist yet (idempotent).
 
@@ -85,7 +88,7 @@ def ensure_topics(
             NewTopic(
                 spec.name,
                 num_partitions=spec.partitions,
-                replication_factor=1,
+                replication_factor=replication_factor,
                 topic_configs=spec.config if with_config else {},
             )
             for spec in specs
@@ -145,7 +148,11 @@ if __name__ == "__main__":
     try:
         settings = load_settings()
         wait_for_kafka(settings.kafka_bootstrap, settings.startup_timeout_seconds)
-        ensure_topics(settings.kafka_bootstrap, with_config=True)
+        ensure_topics(
+            settings.kafka_bootstrap,
+            with_config=True,
+            replication_factor=settings.topic_replication_factor,
+        )
         print("topics ready: " + ", ".join(spec.name for spec in TOPICS))
     except ConfigError as exc:
         raise SystemExit(f"error: {exc.message}") from None

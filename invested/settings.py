@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         "INFO", description="Log level of every service."
     )
 
+    topic_replication_factor: int = Field(
+        1, ge=1, le=16, description="Replication factor of topics created by the topic job."
+    )
+
     # --- ports (make run) ----------------------------------------------------------------------
     bind_host: str = Field("127.0.0.1", description="Interface the HTTP services listen on.")
     api_port: int = Field(8000, ge=1, le=65535, description="API HTTP port.")
@@ -122,6 +126,21 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Bearer API keys, comma-separated (several allow rotation). Empty: API locked.",
     )
+
+    @field_validator(
+        "github_webhook_secret",
+        "slack_signing_secret",
+        "discourse_webhook_secret",
+        "discord_public_key",
+        "standard_webhooks_secret",
+        mode="before",
+    )
+    @classmethod
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        # `SECRET=` in an .env file means "not configured", never "sign with the empty string".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     @field_validator("api_keys", mode="before")
     @classmethod

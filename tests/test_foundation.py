@@ -285,3 +285,10 @@ def _answers(url: str) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
+
+
+def test_an_empty_secret_means_not_configured() -> None:
+    settings = load_settings(
+        {"INVESTED_GITHUB_WEBHOOK_SECRET": "", "INVESTED_SLACK_SIGNING_SECRET": " "}
+    )
+    assert settings.github_webhook_secret is None and settings.slack_signing_secret is None
