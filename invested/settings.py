@@ -22,6 +22,8 @@ ENV_PREFIX = "INVESTED_"
 class ConfigError(SystemExit):
     """Raised (as a clean exit, code 2) when configuration is unusable; carries one message."""
 
+    message: str
+
     def __init__(self, message: str) -> None:
         super().__init__(2)
         self.message = message

@@ -10,6 +10,7 @@ served by Faust's web server on ``INVESTED_CLASSIFIER_METRICS_PORT``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from functools import partial
@@ -83,6 +84,8 @@ def create_app(settings: Settings) -> faust.App:
     health = Health()
     app.classifier = classifier  # type: ignore[attr-defined]
 
+    processed_upto: dict[Any, int] = {}  # last processed offset per partition
+
     @app.agent(events_topic)
     async def classify(stream: Any) -> None:
         async for batch in stream.take_events(
@@ -90,15 +93,23 @@ def create_app(settings: Settings) -> faust.App:
         ):
             values = [event.value for event in batch]
             await retry_forever(partial(classifier.process_batch, values), "batch", health)
-            last: dict[Any, int] = {}
             for event in batch:
-                last[event.message.tp] = event.message.offset
-            for tp, offset in last.items():
-                highwater = app.consumer.highwater(tp)
-                if highwater is not None:
-                    metrics.CONSUMER_LAG.labels(str(tp.partition)).set(
-                        max(0, highwater - offset - 1)
-                    )
+                processed_upto[event.message.tp] = event.message.offset
+            update_lag()
+
+    def update_lag() -> None:
+        """Records behind per assigned partition; also refreshed by the timer, so a stuck
+        worker shows a growing lag, and partitions that moved away drop their series."""
+        assigned = app.consumer.assignment() if app.consumer else set()
+        for tp in list(processed_upto):
+            if tp not in assigned:
+                del processed_upto[tp]
+                with contextlib.suppress(KeyError):
+                    metrics.CONSUMER_LAG.remove(str(tp.partition))
+        for tp, offset in processed_upto.items():  # partitions this worker has processed
+            highwater = app.consumer.highwater(tp)
+            if highwater is not None:
+                metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(0, highwater - offset - 1))
 
     @app.task
     async def on_start() -> None:
@@ -122,6 +133,7 @@ def create_app(settings: Settings) -> faust.App:
         try:
             await classifier.flush_outbox(older_than_ms=int(time.time() * 1000) - OUTBOX_GRACE_MS)
             await refresh_segment_gauges(redis_client)
+            update_lag()
         except TRANSIENT as exc:
             log.warning("housekeeping skipped: %s", type(exc).__name__)
 
