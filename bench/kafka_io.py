@@ -60,10 +60,12 @@ def paced(
     duration: float,
     on_sent: Callable[[int], None] | None = None,
     topic: str = ENGAGEMENT_EVENTS,
+    ack_seconds: list[float] | None = None,
 ) -> int:
     """Produce ``rate`` records/s for ``duration`` s in 10 ms ticks. ``make_records(n)`` builds
     the next ``n`` records *at send time* (they carry ``received_at`` = now). acks=all like
-    ingest. Returns how many were sent (all acknowledged)."""
+    ingest. Returns how many were sent (all acknowledged); ``ack_seconds`` collects each
+    record's send → broker ack time (the producer's share of the end-to-end latency)."""
     producer = KafkaProducer(
         bootstrap_servers=bootstrap.split(","),
         acks="all",
@@ -81,7 +83,12 @@ def paced(
             due = int(min(elapsed + tick, duration) * rate) - sent
             if due > 0:
                 for key, value in make_records(due):
-                    producer.send(topic, key=key, value=value)
+                    future = producer.send(topic, key=key, value=value)
+                    if ack_seconds is not None:
+                        sent_at = time.perf_counter()
+                        future.add_callback(
+                            lambda _md, t=sent_at: ack_seconds.append(time.perf_counter() - t)
+                        )
                 sent += due
                 if on_sent:
                     on_sent(due)

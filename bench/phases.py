@@ -92,6 +92,8 @@ class Context:
     notes: list[str] = field(default_factory=list)
     # INVESTED_* settings for every service the run starts (``--set``), e.g. a batch size
     overrides: dict[str, str] = field(default_factory=dict)
+    # how the classifier phase starts the worker: a module, or a full argv (a variant)
+    classifier_argv: str | list[str] = "services.classifier"
 
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.stack.redis_url, decode_responses=True)
@@ -246,12 +248,14 @@ def bench_classifier(
             count=10**9, received_now=True, id_prefix=f"paced-{uuid.uuid4().hex[:6]}"
         )
         bar = ctx.bar(int(rate * sizes.latency_seconds), "paced @ half load")
+        acks: list[float] = []
         sent = kafka_io.paced(
             ctx.stack.kafka_bootstrap,
             lambda n: list(islice(stream, n)),
             rate,
             sizes.latency_seconds,
             bar.update,
+            ack_seconds=acks,
         )
         bar.close()
         wait_counted(ctx, child, CLASSIFIER_COUNTED, counted + sent, "paced: drain")
@@ -266,7 +270,16 @@ def bench_classifier(
         classifier_p99_latency_ms=round(p99 * 1000, 1) if p99 is not None else None,
         classifier_p99_latency_bucket_ms=_ms(bucket_bound(delta, 0.99)),
         classifier_latency_histogram_delta={str(k): v for k, v in delta.items()},
+        paced_producer_ack_p50_ms=_ms(_percentile(acks, 0.5)),
+        paced_producer_ack_p99_ms=_ms(_percentile(acks, 0.99)),
     )
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _ms(seconds: float | None) -> float | None:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import phases
+from bench.procs import python_module
 from invested.stack import EmbeddedStack
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -238,6 +239,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="a previous results file: its figures are kept where this run measured nothing "
         "(e.g. a full run without scale, then --only scale --merge it)",
     )
+    parser.add_argument(
+        "--classifier-fetch-wait-ms",
+        type=int,
+        help="run the classifier phase through bench.variants.fetch_wait (a candidate change)",
+    )
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--keep-workdir", action="store_true", help="keep logs of the children")
     return parser.parse_args(argv)
@@ -289,6 +295,13 @@ def main(argv: list[str] | None = None) -> int:
                     results,
                     overrides=overrides,
                 )
+                if args.classifier_fetch_wait_ms:
+                    ctx.classifier_argv = python_module(
+                        "bench.variants.fetch_wait", str(args.classifier_fetch_wait_ms)
+                    )
+                    results["classifier_variant"] = (
+                        f"fetch_max_wait_ms={args.classifier_fetch_wait_ms}"
+                    )
                 _main_phases(ctx, wanted)
         if "scale" in wanted:
             # A fresh stack: the broker's memory storage gives back the first phases' records.
@@ -346,7 +359,11 @@ def _main_phases(ctx: phases.Context, wanted: set[str]) -> None:
     if wanted & {"classifier", "baselines", "api"}:
         sent = phases.preload(ctx, workload)
         results["workload_records"] = sent
-        phases.timed(ctx, "classifier", lambda: phases.bench_classifier(ctx, workload, sent))
+        phases.timed(
+            ctx,
+            "classifier",
+            lambda: phases.bench_classifier(ctx, workload, sent, ctx.classifier_argv),
+        )
         if "baselines" in wanted:
             phases.timed(
                 ctx,

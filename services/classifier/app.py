@@ -32,6 +32,29 @@ from services.classifier.store import Store
 
 log = logging.getLogger(__name__)
 OUTBOX_GRACE_MS = 10_000  # younger outbox entries belong to a live worker's in-flight batch
+# Faust builds its worker consumer with fetch_max_wait_ms=1500 and has no setting for it. A broker
+# that holds a fetch until that wait ends (the embedded Tansu broker does; Apache Kafka answers as
+# soon as data arrives) delays every record by up to 1.5 s: p50 740 ms / p99 2.3 s at half load in
+# `make bench`, 115 ms / 250 ms with 20 ms. An idle worker then polls 50 times a second: cheap.
+FETCH_MAX_WAIT_MS = 20
+
+
+def _shorten_fetch_wait() -> None:
+    """Give Faust's worker consumer ``FETCH_MAX_WAIT_MS`` (once per process)."""
+    from faust.transport.drivers import aiokafka as faust_aiokafka
+
+    thread: Any = faust_aiokafka.AIOKafkaConsumerThread
+    if getattr(thread, "_invested_fetch_wait", False):
+        return
+    create = thread._create_worker_consumer
+
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = create(self, transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # aiokafka reads it when it starts
+        return consumer
+
+    thread._create_worker_consumer = create_worker_consumer
+    thread._invested_fetch_wait = True
 
 
 def now_ms(settings: Settings) -> int:
@@ -47,6 +70,7 @@ def create_app(settings: Settings) -> faust.App:
         ) from None
     redis_client = aioredis.Redis.from_url(settings.redis_url, health_check_interval=10)
     store = Store(redis_client, rules, settings.history_limit)
+    _shorten_fetch_wait()
     app = faust.App(
         settings.classifier_group,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
