@@ -63,7 +63,7 @@ class Sizes:
     api_rate: float = 500.0
     memory_members: int = 440_000  # configured; about 100k of them end up known (active)
     memory_events: int = 1_000_000
-    scale_members: int = 1_000_000
+    scale_members: int = 4_400_000  # configured; about 1M of them act or are acted upon
     scale_events: int = 10_000_000
 
     @classmethod

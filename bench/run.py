@@ -156,7 +156,8 @@ def table(results: dict[str, Any]) -> str:
     if "scale_events" in r:
         rows += [
             (
-                f"scale: {_fmt(r.get('scale_members'))} members, {_fmt(r.get('scale_events'))} ev",
+                f"scale: {_fmt(r.get('scale_sweep_members'))} members, "
+                f"{_fmt(r.get('scale_events'))} ev",
                 _fmt(r.get("scale_classify_seconds"), "s"),
                 "completes",
                 _verdict(t.get("scale run completes")),
@@ -209,6 +210,24 @@ def machine() -> dict[str, Any]:
         "redis": "redis-server (embedded stack)",
         "load_average_at_start": os.getloadavg()[0],
     }
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured, and which service files differed from it (a shared checkout)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    dirty = git("status", "--porcelain", "--", "invested", "services").splitlines()
+    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted": dirty}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -280,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "sizes": dict(vars(sizes)),
         "settings_overrides": overrides,
+        "code": code_version(),
     }
     started = time.perf_counter()
     print(f"bench: workdir {workdir} (logs of every child process)", file=sys.stderr)
