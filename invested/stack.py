@@ -177,6 +177,11 @@ class EmbeddedStack:
             "yes" if self.redis_appendonly else "no",
             "--daemonize",
             "no",
+            # Same memory tuning as docker-compose.yml: compact encodings for member state.
+            "--hash-max-ziplist-value",
+            "2048",
+            "--zset-max-ziplist-value",
+            "128",
         ]
         self.redis = spawn(args, self.workdir / "redis.log")
         wait_for_redis(self.redis_url, self.startup_timeout, "the embedded redis-server")

@@ -103,9 +103,16 @@ local function prune(at)
   redis.call("ZREMRANGEBYSCORE", KEYS[K_IDS], "-inf", cutoff)
 end
 
-local function remember(id, at, ekind, egroup, eweight, epeer)
+-- The window entry of an event is a function of the event alone, so a redelivery produces the
+-- same entry: the window itself dedupes. The id is kept as a 12-hex-digit digest (48 bits; a
+-- collision inside one member's window is negligible) to keep entries small (listpack-encoded).
+local function entry_of(id, at, ekind, egroup, eweight, epeer)
   local day = tostring(math.floor(at / DAY_MS))
-  redis.call("ZADD", KEYS[K_WIN], at, id .. SEP .. ekind .. SEP .. egroup .. SEP .. eweight .. SEP .. epeer .. SEP .. day)
+  return string.sub(redis.sha1hex(id), 1, 12) .. SEP .. ekind .. SEP .. egroup .. SEP .. eweight .. SEP .. epeer .. SEP .. day, day
+end
+
+local function remember(entry, day, at, ekind, egroup, eweight, epeer)
+  redis.call("ZADD", KEYS[K_WIN], at, entry)
   if egroup == "i" then
     redis.call("HINCRBY", KEYS[K_AGG], "inv", eweight)
     redis.call("HINCRBY", KEYS[K_DAYS], day, 1)
@@ -297,9 +304,13 @@ if mode == "sweep" then
   local until_ms = t_ms
   if catch_up(until_ms) == 0 then status = "none" end
 else
+  -- Dedupe: window events by their entry, standing ends (not in the window) by id.
+  local entry, day = entry_of(event_id, t_ms, kind, group, weight, peer)
   if wm ~= nil and t_ms <= wm - window_ms then
     status = "late"
-  elseif redis.call("ZADD", KEYS[K_IDS], "NX", t_ms, event_id) == 0 then
+  elseif group == "e" and redis.call("ZADD", KEYS[K_IDS], "NX", t_ms, event_id) == 0 then
+    status = "dup"
+  elseif group ~= "e" and redis.call("ZSCORE", KEYS[K_WIN], entry) then
     status = "dup"
   else
     catch_up(t_ms)
@@ -313,7 +324,7 @@ else
       end
       if newer then redis.call("HSET", KEYS[K_STANDING], standing_pair, t_ms .. SEP .. event_id .. SEP .. standing_start) end
     end
-    if group ~= "e" then remember(event_id, t_ms, kind, group, weight, peer) end
+    if group ~= "e" then remember(entry, day, t_ms, kind, group, weight, peer) end
     if wm == nil or t_ms > wm then wm = t_ms end
     if mode == "event" then
       redis.call("HSET", KEYS[K_STATE], "last_event_at", iso(math.max(t_ms, tonumber(state.last_event_ms or "0"))),

@@ -5,8 +5,8 @@ Internal keys, all of one member sharing the hash tag ``{community/member}``:
 
 | Key | Type | Content |
 | --- | --- | --- |
-| ``inv:{c/m}:win`` | zset | window entries ``id␟kind␟group␟weight␟peer␟day`` scored by event time |
-| ``inv:{c/m}:ids`` | zset | event ids in the window (dedupe), scored by event time |
+| ``inv:{c/m}:win`` | zset | window entries ``sha1(id)[:12]␟kind␟group␟weight␟peer␟day`` by event time (a redelivery gives the same entry: the window dedupes) |
+| ``inv:{c/m}:ids`` | zset | ids of standing-end events (unfollow, leave, ...) in the window (dedupe) |
 | ``inv:{c/m}:agg`` | hash | ``inv``/``int`` sums (hundredths), ``n`` own events, ``k:<kind>`` counts |
 | ``inv:{c/m}:peers`` | hash | peer → entries in the window (HLEN = distinct peers) |
 | ``inv:{c/m}:days`` | hash | UTC day → investment entries (HLEN = active days) |
