@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import httpload, phases, run
@@ -20,7 +21,7 @@ from invested.stack import EmbeddedStack, free_port
 
 
 def test_workload_is_deterministic_and_valid() -> None:
-    config = WorkloadConfig(members=300, events=2000, seed=3)
+    config = WorkloadConfig(members=300, events=2000, seed=3, end=datetime(2026, 1, 31, tzinfo=UTC))
     first = list(Workload(config).records())
     again = list(Workload(config).records())
     assert first == again
