@@ -25,6 +25,7 @@ from invested import state as keys
 from invested.contracts import DeadLetter, EngagementEvent, MemberTransition, Segment
 from invested.topics import CLASSIFIER_DEADLETTER, ENGAGEMENT_EVENTS, MEMBER_TRANSITIONS
 from tests.backends import Backend
+from tests.factories import engagement_event
 from tests.processes import ROOT, classifier, service_env
 
 DAY = timedelta(days=1)
@@ -33,18 +34,7 @@ DAY = timedelta(days=1)
 def make_event(
     community: str, event_id: str, member: str, kind: str, at: datetime, target: str | None = None
 ) -> EngagementEvent:
-    return EngagementEvent.model_validate(
-        {
-            "id": event_id,
-            "community": community,
-            "platform": "github",
-            "member": member,
-            "kind": kind,
-            "target_member": target,
-            "occurred_at": at,
-            "received_at": datetime.now(UTC),
-        }
-    )
+    return engagement_event(community, event_id, member, kind, at, target, platform="github")
 
 
 def produce(backend: Backend, records: list[tuple[bytes, bytes]]) -> None:

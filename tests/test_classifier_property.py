@@ -34,6 +34,7 @@ from invested.contracts import (
 from services.classifier.rules import DAY_MS, Rules, WindowNumbers, decide, load_rules
 from services.classifier.store import Step, Store, steps_for
 from tests.backends import Backend
+from tests.factories import engagement_event
 
 RULES = load_rules()
 T0 = datetime(2026, 9, 1, tzinfo=UTC)
@@ -194,18 +195,7 @@ def histories(draw: st.DrawFn) -> dict[str, object]:
 def to_event(community: str, raw: tuple) -> EngagementEvent:
     event_id, member, kind, target, hours = raw
     at = T0 + timedelta(hours=hours)
-    return EngagementEvent.model_validate(
-        {
-            "id": event_id,
-            "community": community,
-            "platform": "generic",
-            "member": member,
-            "kind": kind,
-            "target_member": target,
-            "occurred_at": at,
-            "received_at": at,
-        }
-    )
+    return engagement_event(community, event_id, member, kind, at, target, received_at=at)
 
 
 def delivery(history: dict[str, object], community: str) -> list[Step]:

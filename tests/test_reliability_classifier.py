@@ -28,6 +28,7 @@ from invested import state as keys
 from invested.contracts import INVESTMENT_KINDS, EngagementEvent, Kind, MemberTransition, Segment
 from invested.stack import EmbeddedStack
 from invested.topics import ENGAGEMENT_EVENTS, MEMBER_TRANSITIONS
+from tests.factories import engagement_event
 from tests.processes import classifier, healthy
 
 KINDS = [Kind.REPLY] * 4 + [
@@ -57,26 +58,9 @@ def workload(
         member = rng.choices(members, weights)[0]
         target = rng.choices(members, weights)[0] if kind in INVESTMENT_KINDS else None
         at = now - timedelta(days=10) + timedelta(seconds=rng.randrange(10 * 86400))
-        events.append(make(community, f"{community}-{i}", member, kind, at, target))
-    events.append(make(community, f"{community}-end", SENTINEL, Kind.FOLLOW, now))
+        events.append(engagement_event(community, f"{community}-{i}", member, kind, at, target))
+    events.append(engagement_event(community, f"{community}-end", SENTINEL, Kind.FOLLOW, now))
     return events
-
-
-def make(
-    community: str, event_id: str, member: str, kind: Kind, at: datetime, target: str | None = None
-) -> EngagementEvent:
-    return EngagementEvent.model_validate(
-        {
-            "id": event_id,
-            "community": community,
-            "platform": "generic",
-            "member": member,
-            "kind": kind,
-            "target_member": target,
-            "occurred_at": at,
-            "received_at": datetime.now(UTC),
-        }
-    )
 
 
 def produce(bootstrap: str, events: list[EngagementEvent], seconds: float = 0.0) -> None:
