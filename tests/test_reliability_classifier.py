@@ -28,6 +28,7 @@ from invested import state as keys
 from invested.contracts import INVESTMENT_KINDS, EngagementEvent, Kind, MemberTransition, Segment
 from invested.stack import EmbeddedStack
 from invested.topics import ENGAGEMENT_EVENTS, MEMBER_TRANSITIONS
+from services.classifier.store import OUTBOX
 from tests.factories import engagement_event
 from tests.processes import classifier, healthy
 
@@ -90,6 +91,19 @@ def wait_for_sentinel(redis_url: str, community: str, timeout: float = 90) -> No
         time.sleep(0.2)
 
 
+def wait_outbox_drained(redis_url: str, timeout: float = 60) -> None:
+    """Every transition committed in Redis has been acknowledged by Kafka (the outbox is empty).
+
+    After a crash or a Redis outage, transitions of a half-done batch wait in the outbox until a
+    flush (the next start, or the timer after a grace period) publishes them.
+    """
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + timeout
+    while client.xlen(OUTBOX):
+        assert time.monotonic() < deadline, "transitions stayed in the outbox"
+        time.sleep(0.2)
+
+
 def outcome(stack: EmbeddedStack, community: str) -> Outcome:
     client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
     segments = {}
@@ -143,7 +157,7 @@ def uninterrupted(events: list[EngagementEvent], community: str, tmp: Path) -> O
         produce(stack.kafka_bootstrap, events)
         with classifier(stack.kafka_bootstrap, stack.redis_url, tmp, **WORKER):
             wait_for_sentinel(stack.redis_url, community)
-            time.sleep(1.0)  # let the last transitions leave the outbox
+            wait_outbox_drained(stack.redis_url)
         return outcome(stack, community)
 
 
@@ -171,7 +185,7 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(tmp_path: Path) -> N
         streaming.join()
         with classifier(stack.kafka_bootstrap, stack.redis_url, tmp_path / "final", **WORKER):
             wait_for_sentinel(stack.redis_url, community)
-            time.sleep(1.0)
+            wait_outbox_drained(stack.redis_url)
         crashed = outcome(stack, community)
 
     assert kills == 3
@@ -208,7 +222,7 @@ def test_redis_restart_with_aof_resumes_without_loss_or_double_counting(tmp_path
             while not healthy(health):
                 assert time.monotonic() < deadline, "the classifier did not report ready again"
                 time.sleep(0.2)
-            time.sleep(1.0)
+            wait_outbox_drained(stack.redis_url)
         restarted = outcome(stack, community)
 
     assert restarted.segments == expected.segments

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import redis
@@ -25,6 +24,7 @@ from tests.test_reliability_classifier import (
     produce,
     read_transitions,
     wait_for_sentinel,
+    wait_outbox_drained,
     workload,
 )
 
@@ -61,7 +61,7 @@ def test_replay_rebuilds_the_live_state_quietly_and_recomputes_new_rules(tmp_pat
         with classifier(stack.kafka_bootstrap, stack.redis_url, tmp_path / "live", **WORKER):
             wait_for_sentinel(stack.redis_url, community)
             wait_for_sentinel(stack.redis_url, "bystander")
-            time.sleep(1.0)
+            wait_outbox_drained(stack.redis_url)
         live = outcome(stack, community)
         bystander = outcome(stack, "bystander")
         live_histories = histories(stack.redis_url, list(live.segments), community)
