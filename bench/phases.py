@@ -155,9 +155,11 @@ def wait_counted(
     stall_seconds: float = 90.0,
 ) -> Throughput:
     """Poll ``/metrics`` every 0.1 s until the counted series reach ``target``. The rate runs
-    from the first poll that saw work done to the poll that saw the last event."""
+    from the first poll that saw work done to the poll that saw the last event (when one poll
+    saw all of it, from the poll before: a tiny workload still gets a rate, an underestimate)."""
     bar = ctx.bar(target, desc)
     first: tuple[float, float] | None = None
+    previous = (time.monotonic(), 0.0)
     last_change, last_value = time.monotonic(), -1.0
     url = child.base_url + "/metrics"
     try:
@@ -172,7 +174,10 @@ def wait_counted(
                 first = (now, value)
             if value >= target:
                 assert first is not None
+                if now == first[0]:
+                    first = previous
                 return Throughput(int(value), now - first[0], int(first[1]))
+            previous = (now, max(value, 0.0))
             if child.proc.poll() is not None:
                 raise RuntimeError(f"{child.name} exited:\n{child.log_tail()}")
             if now - last_change > stall_seconds:
