@@ -8,7 +8,6 @@ stopped with :func:`invested.stack.terminate` when its block ends.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 import urllib.request
@@ -19,26 +18,16 @@ from subprocess import Popen
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from invested.devsecrets import DEV_ENV
+from invested.devsecrets import service_env as local_service_env
 from invested.stack import spawn, terminate
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def service_env(kafka_bootstrap: str, redis_url: str, **overrides: str) -> dict[str, str]:
-    """A clean environment: no inherited ``INVESTED_*``, dev secrets, this run's broker/Redis."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INVESTED_")}
-    env.update(DEV_ENV)
-    env.update(
-        INVESTED_KAFKA_BOOTSTRAP=kafka_bootstrap,
-        INVESTED_REDIS_URL=redis_url,
-        INVESTED_LOG_LEVEL="WARNING",
-        INVESTED_BIND_HOST="127.0.0.1",
-        PYTHONUNBUFFERED="1",
-        PYTHONPATH=str(ROOT),
-    )
-    env.update(overrides)
-    return env
+    """The shared local-service environment, importable from the repository root (baselines)."""
+    base = {"INVESTED_BIND_HOST": "127.0.0.1", "PYTHONPATH": str(ROOT)}
+    return local_service_env(kafka_bootstrap, redis_url, **(base | overrides))
 
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:

@@ -7,6 +7,7 @@ The Discord key pair is derived from a fixed seed so the simulator can sign what
 from __future__ import annotations
 
 import base64
+import os
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -36,3 +37,20 @@ DEV_ENV: dict[str, str] = {
 def with_dev_defaults(environ: dict[str, str]) -> dict[str, str]:
     """The environment with development secrets filled in where the variable is unset."""
     return {**DEV_ENV, **environ}
+
+
+def service_env(
+    kafka_bootstrap: str, redis_url: str, log_level: str = "WARNING", **overrides: str
+) -> dict[str, str]:
+    """The environment of a locally started service (tests, benchmarks): no inherited
+    ``INVESTED_*`` variable, development secrets, the given broker and Redis, then overrides."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVESTED_")}
+    env.update(DEV_ENV)
+    env.update(
+        INVESTED_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        INVESTED_REDIS_URL=redis_url,
+        INVESTED_LOG_LEVEL=log_level,
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(overrides)
+    return env

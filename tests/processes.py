@@ -11,24 +11,16 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from invested.devsecrets import DEV_ENV
+from invested.devsecrets import service_env as local_service_env
 from invested.stack import _die_with_parent, free_port, terminate
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def service_env(kafka_bootstrap: str, redis_url: str, **overrides: str) -> dict[str, str]:
-    """A clean INVESTED_* environment: the test's broker/Redis, dev secrets, then overrides."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INVESTED_")}
-    env.update(DEV_ENV)
-    env.update(
-        INVESTED_KAFKA_BOOTSTRAP=kafka_bootstrap,
-        INVESTED_REDIS_URL=redis_url,
-        INVESTED_LOG_LEVEL=os.environ.get("TEST_SERVICE_LOG_LEVEL", "WARNING"),
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(overrides)
-    return env
+    """A service's environment for tests; ``TEST_SERVICE_LOG_LEVEL`` raises its log level."""
+    level = os.environ.get("TEST_SERVICE_LOG_LEVEL", "WARNING")
+    return local_service_env(kafka_bootstrap, redis_url, level, **overrides)
 
 
 def healthy(url: str) -> bool:
