@@ -10,6 +10,7 @@ import contextlib
 import logging
 import socket
 import time
+import urllib.request
 from collections.abc import Iterable
 
 import redis
@@ -132,6 +133,15 @@ def _wait_topics_visible(bootstrap: str, names: list[str], timeout: float = 10) 
 def _split(server: str) -> tuple[str, int]:
     host, _, port = server.rpartition(":")
     return host, int(port)
+
+
+def answers_ok(url: str, timeout: float = 1.0) -> bool:
+    """True when ``url`` answers HTTP 200 (health probes of the launcher and the tests)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def redis_client(url: str, **kwargs: object) -> redis.Redis:

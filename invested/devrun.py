@@ -14,10 +14,10 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from invested.connections import answers_ok
 from invested.devsecrets import DEV_ENV
 from invested.settings import ConfigError, Settings, load_settings
 from invested.stack import EmbeddedStack, _die_with_parent, check_port_free, terminate
@@ -46,14 +46,6 @@ def _pump(name: str, colour: str, stream: object, tty: bool) -> None:
     for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
         sys.stdout.write(prefix + raw.decode(errors="replace"))
         sys.stdout.flush()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def run(settings: Settings, environ: dict[str, str]) -> int:
@@ -107,7 +99,7 @@ def run(settings: Settings, environ: dict[str, str]) -> int:
         pending = set(urls)
         while pending and time.monotonic() < deadline and not stopping.is_set():
             for spec in SERVICES:
-                if spec.name in pending and _healthy(urls[spec.name] + spec.health_path):
+                if spec.name in pending and answers_ok(urls[spec.name] + spec.health_path):
                     pending.discard(spec.name)
             if any(p.poll() is not None for p in procs.values()):
                 break

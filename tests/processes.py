@@ -7,10 +7,10 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from invested.connections import answers_ok as healthy
 from invested.devsecrets import service_env as local_service_env
 from invested.stack import _die_with_parent, free_port, terminate
 
@@ -21,14 +21,6 @@ def service_env(kafka_bootstrap: str, redis_url: str, **overrides: str) -> dict[
     """A service's environment for tests; ``TEST_SERVICE_LOG_LEVEL`` raises its log level."""
     level = os.environ.get("TEST_SERVICE_LOG_LEVEL", "WARNING")
     return local_service_env(kafka_bootstrap, redis_url, level, **overrides)
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 @contextlib.contextmanager

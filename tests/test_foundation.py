@@ -16,6 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from kafka import KafkaProducer
 
+from invested.connections import answers_ok
 from invested.contracts import EngagementEvent, utcnow
 from invested.settings import ConfigError, load_settings, settings_markdown_table
 from invested.stack import free_port
@@ -263,7 +264,7 @@ def test_make_run_launcher_brings_up_every_service_and_stops_cleanly(tmp_path: P
             output.append(launcher.stdout.readline())  # type: ignore[union-attr]
         for name in ("API", "INGEST", "CLASSIFIER_METRICS"):
             url = f"http://127.0.0.1:{ports[name]}/healthz"
-            while not _answers(url):
+            while not answers_ok(url):
                 assert time.monotonic() < deadline, f"{url} never answered"
                 time.sleep(0.2)
         children = psutil.Process(launcher.pid).children(recursive=True)
@@ -275,16 +276,6 @@ def test_make_run_launcher_brings_up_every_service_and_stops_cleanly(tmp_path: P
     finally:
         if launcher.poll() is None:
             launcher.kill()
-
-
-def _answers(url: str) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def test_an_empty_secret_means_not_configured() -> None:

@@ -14,11 +14,12 @@ import sys
 from typing import Any
 
 import faust
-from prometheus_client import Counter, generate_latest
+from prometheus_client import Counter
 
 from invested.service import boot, main_guarded
 from invested.settings import Settings
 from invested.topics import ENGAGEMENT_EVENTS
+from services.classifier.app import add_metrics_page
 
 SEEN = Counter("bench_bare_events_seen", "Records the bare agent iterated")
 SEEN_METRIC = "bench_bare_events_seen_total"
@@ -38,9 +39,7 @@ def create_app(settings: Settings) -> faust.App:
         ):
             SEEN.inc(len(batch))
 
-    @app.page("/metrics")
-    async def metrics_page(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(), content_type="text/plain; version=0.0.4")
+    add_metrics_page(app)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

@@ -11,17 +11,16 @@ Run: ``python -m bench.baselines.naive`` with the classifier's ``INVESTED_*`` se
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Any
 
 import faust
 import redis.asyncio as aioredis
-from prometheus_client import generate_latest
 
 from invested.service import boot, main_guarded
 from invested.settings import Settings
 from invested.topics import CLASSIFIER_DEADLETTER, ENGAGEMENT_EVENTS, MEMBER_TRANSITIONS
+from services.classifier.app import add_metrics_page, kafka_publisher
 from services.classifier.processor import Classifier
 from services.classifier.rules import load_rules
 from services.classifier.store import Step, StepResult, Store, _parse, member_keys
@@ -49,14 +48,7 @@ def create_app(settings: Settings) -> faust.App:
     store = NaiveStore(aioredis.Redis.from_url(settings.redis_url), rules, settings.history_limit)
     topic = app.topic(ENGAGEMENT_EVENTS, key_serializer="raw", value_serializer="raw")
 
-    async def publish(topic_name: str, records: list[tuple[str, bytes]]) -> None:
-        futures = [
-            await app.producer.send(topic_name, key.encode(), value, None, None, None)
-            for key, value in records
-        ]
-        await asyncio.gather(*futures)
-
-    classifier = Classifier(store, publish, MEMBER_TRANSITIONS, CLASSIFIER_DEADLETTER)
+    classifier = Classifier(store, kafka_publisher(app), MEMBER_TRANSITIONS, CLASSIFIER_DEADLETTER)
 
     @app.agent(topic)
     async def naive(stream: Any) -> None:
@@ -67,9 +59,7 @@ def create_app(settings: Settings) -> faust.App:
     async def on_start() -> None:
         await store.publish_rules()
 
-    @app.page("/metrics")
-    async def metrics_page(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(), content_type="text/plain; version=0.0.4")
+    add_metrics_page(app)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -57,6 +58,28 @@ def _shorten_fetch_wait() -> None:
     thread._invested_fetch_wait = True
 
 
+def kafka_publisher(app: faust.App) -> Callable[[str, list[tuple[str, bytes]]], Awaitable[None]]:
+    """Produce (key, value) records with the app's producer; returns once all are acknowledged."""
+
+    async def publish(topic: str, records: list[tuple[str, bytes]]) -> None:
+        futures = [
+            await app.producer.send(topic, key.encode(), value, None, None, None)
+            for key, value in records
+        ]
+        await asyncio.gather(*futures)
+
+    return publish
+
+
+def add_metrics_page(app: faust.App) -> None:
+    """Serve the process's Prometheus metrics at ``/metrics`` on Faust's web server."""
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        # aiohttp refuses a charset inside content_type; Prometheus needs only the version.
+        return web.bytes(generate_latest(), content_type="text/plain; version=0.0.4")
+
+
 def now_ms(settings: Settings) -> int:
     return int((time.time() + settings.clock_offset_seconds) * 1000)
 
@@ -97,14 +120,7 @@ def create_app(settings: Settings) -> faust.App:
     )
     events_topic = app.topic(ENGAGEMENT_EVENTS, key_serializer="raw", value_serializer="raw")
 
-    async def publish(topic: str, records: list[tuple[str, bytes]]) -> None:
-        futures = [
-            await app.producer.send(topic, key.encode(), value, None, None, None)
-            for key, value in records
-        ]
-        await asyncio.gather(*futures)
-
-    classifier = Classifier(store, publish, MEMBER_TRANSITIONS, CLASSIFIER_DEADLETTER)
+    classifier = Classifier(store, kafka_publisher(app), MEMBER_TRANSITIONS, CLASSIFIER_DEADLETTER)
     health = Health()
     app.classifier = classifier  # type: ignore[attr-defined]
 
@@ -161,10 +177,7 @@ def create_app(settings: Settings) -> faust.App:
         except TRANSIENT as exc:
             log.warning("housekeeping skipped: %s", type(exc).__name__)
 
-    @app.page("/metrics")
-    async def metrics_page(web: Any, request: Any) -> Any:
-        # aiohttp refuses a charset inside content_type; Prometheus needs only the version.
-        return web.bytes(generate_latest(), content_type="text/plain; version=0.0.4")
+    add_metrics_page(app)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
