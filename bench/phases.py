@@ -514,7 +514,7 @@ def key_breakdown(client: redis.Redis, sample: int = 300, seed: int = 7) -> dict
     sums: dict[str, float] = {}
     picked = members[:sample]
     for community, member in picked:
-        for key in member_keys(community, member)[:8]:
+        for key in member_keys(community, member):
             kind = key.rsplit(":", 1)[-1]
             usage: Any = client.memory_usage(key, samples=0)
             sums[kind] = sums.get(kind, 0.0) + float(usage or 0)

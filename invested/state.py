@@ -6,13 +6,26 @@ state, so counts are exact and never need a scan:
 
 | Key | Type | Content |
 | --- | --- | --- |
-| ``inv:{c/m}:state`` | hash | :class:`MemberState` fields (JSON-encoded where noted) |
-| ``inv:{c/m}:history`` | list | MemberTransition JSON, newest first, capped (``INVESTED_HISTORY_LIMIT``) |
+| ``inv:{c/m}:state`` | hash | segment, times (epoch ms), reason code and window counters (below) |
+| ``inv:{c/m}:history`` | list | transition records, newest first, capped (``INVESTED_HISTORY_LIMIT``) |
 | ``inv:seg:{c}:<segment>`` | zset | members of a segment, all scores 0 (lexicographic order) |
 | ``inv:members:{c}`` | zset | every known member of the community, scores 0 |
 | ``inv:communities`` | set | every community seen |
-| ``inv:transitions:{c}`` | stream | live transitions (field ``t`` = MemberTransition JSON), capped |
+| ``inv:transitions:{c}`` | stream | live transitions (``m`` = member, ``t`` = record), capped |
 | ``inv:rules`` | string | the active rules (JSON) and their ``rules_version`` |
+| ``inv:thresholds:<rules_version>`` | string | the Thresholds JSON of each rules version seen |
+
+Records and state hold numbers, not prose: :mod:`invested.records` expands a transition record
+to the ``MemberTransition`` envelope and a state hash to its ``Evidence`` (thresholds of the
+state's ``rules_version``), for the classifier and the API alike.
+
+State hash fields: ``segment``; ``since``, ``at`` (last evaluation, event time), ``last`` (last
+own event), ``due`` (when the segment can next change without a new event, absent if never),
+``wm`` (watermark), all epoch ms; ``seq``; ``why`` (reason code); ``rules_version``; window
+counters ``inv``/``int`` (hundredths), ``n`` (own events), ``lo`` (last own event in the window),
+``k:<kind>`` (events by kind), ``p:<peer>`` (entries per peer: the number of ``p:`` fields is
+the peer count), ``d:<utc day>`` (investment entries per day: active days), ``s:<standing>``
+(``time␟event id␟1|0``, latest by event time); ``ids`` when standing-end ids are kept.
 
 Segment counts are ``ZCARD inv:seg:{c}:<segment>`` (O(1)). Classifier-internal keys (windows,
 dedupe, due index) are documented in ``services/classifier/store.py``.
@@ -24,7 +37,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from invested.contracts import Evidence, Segment
+from invested.contracts import Evidence, Segment, Thresholds
+from invested.records import iso_ms, state_evidence
 
 PREFIX = "inv"
 COMMUNITIES = f"{PREFIX}:communities"
@@ -44,6 +58,10 @@ def history_key(community: str, member: str) -> str:
     return f"{PREFIX}:{member_tag(community, member)}:history"
 
 
+def thresholds_key(rules_version: str) -> str:
+    return f"{PREFIX}:thresholds:{rules_version}"
+
+
 def segment_key(community: str, segment: Segment | str) -> str:
     return f"{PREFIX}:seg:{{{community}}}:{Segment(segment).value}"
 
@@ -57,14 +75,7 @@ def transitions_stream_key(community: str) -> str:
 
 
 class MemberState(BaseModel):
-    """What the API serves for one member: hash ``inv:{c/m}:state`` decoded.
-
-    Hash fields: ``segment``, ``since`` (ISO 8601), ``seq`` (int, transitions so far),
-    ``evidence`` (Evidence JSON: window numbers, thresholds, one-line reason, as of ``updated_at``),
-    ``rules_version``, ``updated_at`` (ISO 8601, event time of the last evaluation),
-    ``last_event_at`` (ISO 8601), ``due_at`` (ISO 8601 or empty: when the segment can next
-    change without a new event).
-    """
+    """What the API serves for one member: hash ``inv:{c/m}:state`` decoded."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -80,18 +91,25 @@ class MemberState(BaseModel):
     due_at: datetime | None = None
 
     @classmethod
-    def from_hash(cls, community: str, member: str, raw: dict[str, str]) -> MemberState:
+    def from_hash(
+        cls, community: str, member: str, raw: dict[str, str], thresholds: Thresholds
+    ) -> MemberState:
+        """``thresholds``: those of ``raw["rules_version"]`` (``thresholds_key``)."""
+
+        def when(field: str) -> str | None:
+            return iso_ms(int(raw[field])) if raw.get(field) else None
+
         return cls.model_validate(
             {
                 "community": community,
                 "member": member,
                 "segment": raw["segment"],
-                "since": raw["since"],
+                "since": when("since"),
                 "seq": int(raw.get("seq", "0")),
-                "evidence": Evidence.model_validate_json(raw["evidence"]),
+                "evidence": state_evidence(raw, thresholds),
                 "rules_version": raw["rules_version"],
-                "updated_at": raw["updated_at"],
-                "last_event_at": raw.get("last_event_at") or None,
-                "due_at": raw.get("due_at") or None,
+                "updated_at": when("at") or when("since"),
+                "last_event_at": when("last"),
+                "due_at": when("due"),
             }
         )

@@ -10,7 +10,6 @@ recount, and the downstream example prints what it receives.
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from kafka import KafkaProducer
 
 from invested import state as keys
 from invested.contracts import DeadLetter, EngagementEvent, MemberTransition, Segment
+from invested.records import TransitionRecord
 from invested.topics import CLASSIFIER_DEADLETTER, ENGAGEMENT_EVENTS, MEMBER_TRANSITIONS
 from tests.backends import Backend
 from tests.factories import engagement_event
@@ -147,7 +147,7 @@ def test_scripted_member_dormant_audience_community_audience(
     assert maintained == recount(client, community)
     assert maintained == {"community": 0, "audience": 2, "dormant": 2}  # alice, dave; bob, carol
     history = [
-        json.loads(h)["data"]["seq"]
+        TransitionRecord.parse(h).seq
         for h in client.lrange(keys.history_key(community, "alice"), 0, -1)
     ]
     assert history == [3, 2, 1]  # newest first

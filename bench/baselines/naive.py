@@ -23,19 +23,17 @@ from invested.topics import CLASSIFIER_DEADLETTER, ENGAGEMENT_EVENTS, MEMBER_TRA
 from services.classifier.app import add_metrics_page, kafka_publisher
 from services.classifier.processor import Classifier
 from services.classifier.rules import load_rules
-from services.classifier.store import Step, StepResult, Store, _parse, member_keys
+from services.classifier.store import Step, StepResult, Store
 
 
 class NaiveStore(Store):
-    """The classifier's store, one ``EVALSHA`` round trip per step instead of one pipeline."""
+    """The classifier's store and Lua step, one ``EVALSHA`` round trip per step instead of one
+    per batch."""
 
     async def run(self, steps: list[Step]) -> list[StepResult]:
         results = []
         for step in steps:
-            raw = await self.script(
-                keys=member_keys(step.community, step.member), args=self._args(step)
-            )
-            results.append(_parse(raw))
+            results.extend(self._parse([step], await self._call([self.encode(step)])))
         return results
 
 

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.api.models import ErrorBody
+from services.api.store import RulesNotPublished
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,13 @@ async def _on_redis_down(request: Request, exc: Exception) -> JSONResponse:
     return error_response(503, "redis_unavailable", "the state store is unreachable; retry later")
 
 
+async def _on_rules_missing(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("thresholds of rules version %s are not published", exc)
+    return error_response(
+        503, "rules_not_published", "the classifier has not published these rules yet; retry later"
+    )
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "unexpected error; it has been logged")
@@ -139,4 +147,5 @@ def install(app: FastAPI) -> None:
     # Connection and timeout errors mean "Redis is down or overloaded": retryable, 503.
     app.add_exception_handler(redis.exceptions.ConnectionError, _on_redis_down)
     app.add_exception_handler(redis.exceptions.TimeoutError, _on_redis_down)
+    app.add_exception_handler(RulesNotPublished, _on_rules_missing)
     app.add_exception_handler(Exception, _on_unexpected)

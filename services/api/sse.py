@@ -60,8 +60,9 @@ async def transition_events(
                 continue
             for entry_id, fields in entries:
                 after = entry_id
-                payload = fields.get("t")
-                if payload is not None:
+                record, member = fields.get("t"), fields.get("m")
+                if record is not None and member is not None:
+                    payload = await store.transition_text(community, member, record)
                     yield format_event(entry_id, "transition", payload)
     finally:
         SSE_CLIENTS.dec()

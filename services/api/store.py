@@ -15,13 +15,15 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from invested.contracts import MemberTransition, Segment
+from invested.contracts import MemberTransition, Segment, Thresholds
+from invested.records import iso_ms, rules_version_of, transition_json
 from invested.state import (
     MemberState,
     history_key,
     members_key,
     segment_key,
     state_key,
+    thresholds_key,
     transitions_stream_key,
 )
 
@@ -50,9 +52,14 @@ def _segment(value: str | None) -> Segment | None:
 
 def _when(value: str | None) -> datetime | None:
     try:
-        return datetime.fromisoformat(value) if value else None
+        return datetime.fromisoformat(iso_ms(int(value))) if value else None
     except ValueError:
         return None
+
+
+class RulesNotPublished(Exception):
+    """State names a rules version whose thresholds are not in Redis (a classifier publishes
+    them at start, before it writes any state)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ class Store:
     def __init__(self, client: aioredis.Redis, stream: aioredis.Redis) -> None:
         self.client = client
         self.stream = stream
+        self._thresholds: dict[str, Thresholds] = {}  # a rules version's thresholds never change
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -90,9 +98,29 @@ class Store:
     async def ping(self) -> bool:
         return bool(await self.client.ping())
 
+    async def thresholds(self, rules_version: str) -> Thresholds:
+        known = self._thresholds.get(rules_version)
+        if known is None:
+            raw = await self.client.get(thresholds_key(rules_version))
+            if raw is None:
+                raise RulesNotPublished(rules_version)
+            known = self._thresholds[rules_version] = Thresholds.model_validate_json(raw)
+        return known
+
+    async def transition_text(self, community: str, member: str, record: str) -> str:
+        """The MemberTransition JSON of a stored transition record."""
+        thresholds = await self.thresholds(rules_version_of(record))
+        return transition_json(community, member, record, thresholds)
+
+    async def transition(self, community: str, member: str, record: str) -> MemberTransition:
+        return MemberTransition.from_json(await self.transition_text(community, member, record))
+
     async def member(self, community: str, member: str) -> MemberState | None:
         raw: dict[str, str] = await self.client.hgetall(state_key(community, member))  # type: ignore[misc]
-        return MemberState.from_hash(community, member, raw) if raw else None
+        if not raw:
+            return None
+        thresholds = await self.thresholds(raw["rules_version"])
+        return MemberState.from_hash(community, member, raw, thresholds)
 
     async def members_page(
         self, community: str, segment: Segment | None, after: str | None, limit: int
@@ -135,8 +163,8 @@ class Store:
         transitions = []
         for item in raw:
             try:
-                transitions.append(MemberTransition.from_json(item))
-            except ValueError:  # never fail a whole history on one bad entry
+                transitions.append(await self.transition(community, member, item))
+            except (ValueError, IndexError):  # never fail a whole history on one bad entry
                 log.warning("skipping unreadable history entry of %s/%s", community, member)
         return bool(known) or bool(raw), transitions
 

@@ -1,32 +1,36 @@
-"""The classifier's Redis side: one atomic Lua step per event, pipelined per batch.
+"""The classifier's Redis side: one atomic Lua call (``store.lua``) per batch of steps.
 
-Public keys (segment sets, state, history, live stream) are those of :mod:`invested.state`.
-Internal keys, all of one member sharing the hash tag ``{community/member}``:
+Public keys (segment sets, state, history, live stream) are those of :mod:`invested.state`;
+records are expanded to contract JSON by :mod:`invested.records`. Internal keys, all of one
+member sharing the hash tag ``{community/member}``:
 
 | Key | Type | Content |
 | --- | --- | --- |
-| ``inv:{c/m}:win`` | zset | window entries ``sha1(id)[:12]␟kind␟group␟weight␟peer␟day`` by event time (a redelivery gives the same entry: the window dedupes) |
+| ``inv:{c/m}:win`` | zset | window entries ``sha1(id)[:12]␟kind␟group␟weight␟peer`` by event time (a redelivery gives the same entry: the window dedupes) |
 | ``inv:{c/m}:ids`` | zset | ids of standing-end events (unfollow, leave, ...) in the window (dedupe) |
-| ``inv:{c/m}:agg`` | hash | ``inv``/``int`` sums (hundredths), ``n`` own events, ``k:<kind>`` counts |
-| ``inv:{c/m}:peers`` | hash | peer → entries in the window (HLEN = distinct peers) |
-| ``inv:{c/m}:days`` | hash | UTC day → investment entries (HLEN = active days) |
-| ``inv:{c/m}:standing`` | hash | follow/join/subscribe/star → ``time␟id␟1|0`` (latest by event time) |
 | ``inv:due`` | zset | ``community/member`` → due time (ms): when the segment can next change |
 | ``inv:outbox`` | stream | transitions committed in Redis, not yet acknowledged by Kafka |
 
-Window sums are maintained incrementally (add on insert, subtract on prune), so an event costs
-O(entries leaving the window), not O(window).
+Window counters (sums, kinds, peers, days, standing interests) live in the member's state hash,
+which the step reads once per call and writes once at its end. Sums are maintained
+incrementally (add on insert, subtract on prune), so an event costs O(entries leaving the
+window), not O(window).
+
+One call per batch: Redis runs the whole batch atomically, with one round trip and no per-event
+argument packing. The step builds key names from ``invested.state``'s scheme itself (checked by
+the tests), which a Redis Cluster would not allow: there, batches would be split by hash slot.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 from invested import state as keys
 from invested.contracts import (
@@ -35,10 +39,14 @@ from invested.contracts import (
     STANDING_KINDS,
     STANDING_OPENED_BY,
     EngagementEvent,
+    Thresholds,
 )
+from invested.records import SEP, rules_version_of, transition_json
 from services.classifier.rules import Rules
 
 LUA = Path(__file__).with_name("store.lua").read_text()
+LUA_SHA = hashlib.sha1(LUA.encode()).hexdigest()
+MAX_STEPS_PER_CALL = 1000  # bounds how long one call holds Redis (~10-20 ms)
 DUE = f"{keys.PREFIX}:due"
 OUTBOX = f"{keys.PREFIX}:outbox"
 
@@ -48,24 +56,13 @@ def _to_ms(moment: datetime) -> int:
 
 
 def member_keys(community: str, member: str) -> list[str]:
+    """Every key of one member (the state hash first)."""
     tag = keys.member_tag(community, member)
     return [
         keys.state_key(community, member),
         keys.history_key(community, member),
         f"{keys.PREFIX}:{tag}:win",
         f"{keys.PREFIX}:{tag}:ids",
-        f"{keys.PREFIX}:{tag}:agg",
-        f"{keys.PREFIX}:{tag}:peers",
-        f"{keys.PREFIX}:{tag}:days",
-        f"{keys.PREFIX}:{tag}:standing",
-        keys.segment_key(community, "community"),
-        keys.segment_key(community, "audience"),
-        keys.segment_key(community, "dormant"),
-        keys.members_key(community),
-        keys.COMMUNITIES,
-        keys.transitions_stream_key(community),
-        DUE,
-        OUTBOX,
     ]
 
 
@@ -145,19 +142,12 @@ def steps_for(event: EngagementEvent, rules: Rules) -> list[Step]:
     return steps
 
 
-def _parse(raw: list[Any]) -> StepResult:
-    values = [v.decode() if isinstance(v, bytes) else str(v) for v in raw]
-    transitions = [(values[i], values[i + 1]) for i in range(3, len(values), 2)]
-    return StepResult(
-        values[0],
-        int(float(values[1])) if values[1] else None,
-        int(float(values[2])) if values[2] else None,
-        transitions,
-    )
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class Store:
-    """Runs steps against Redis: one pipeline (one round trip) per batch."""
+    """Runs steps against Redis: one script call (one round trip) per batch."""
 
     def __init__(
         self, client: aioredis.Redis, rules: Rules, history_limit: int = 100, emit: bool = True
@@ -166,8 +156,7 @@ class Store:
         self.client = client
         self.rules = rules
         self.history_limit = history_limit
-        self.script = client.register_script(LUA)
-        thresholds = rules.thresholds().model_dump(mode="json")
+        self._thresholds: dict[str, Thresholds] = {rules.rules_version: rules.thresholds()}
         self._rule_args = [
             rules.window_ms,
             rules.dwell_ms,
@@ -178,40 +167,79 @@ class Store:
             rules.community.stay.peers,
             rules.rules_version,
             history_limit,
-            json.dumps(thresholds, separators=(",", ":")),
             keys.TRANSITION_STREAM_MAXLEN,
-            f"{rules.window_days:g}",
             "1" if emit else "0",
         ]
 
-    def _args(self, step: Step) -> list[Any]:
-        return [
-            step.mode,
-            step.community,
-            step.member,
-            step.event_id,
-            step.at_ms,
-            step.kind,
-            step.group,
-            step.weight,
-            step.peer,
-            step.standing_pair,
-            step.standing_start,
-            *self._rule_args,
-        ]
+    @staticmethod
+    def encode(step: Step) -> str:
+        return SEP.join(
+            (
+                step.mode,
+                step.community,
+                step.member,
+                step.event_id,
+                str(step.at_ms),
+                step.kind,
+                step.group,
+                str(step.weight),
+                step.peer,
+                step.standing_pair,
+                step.standing_start,
+            )
+        )
+
+    async def _call(self, encoded: list[str]) -> list[Any]:
+        args: list[Any] = [*self._rule_args, *encoded]
+        try:
+            raw = await self.client.evalsha(LUA_SHA, 0, *args)  # type: ignore[misc]
+        except NoScriptError:  # a fresh or restarted Redis: load once, then EVALSHA again
+            await self.client.script_load(LUA)
+            raw = await self.client.evalsha(LUA_SHA, 0, *args)  # type: ignore[misc]
+        return list(raw)
 
     async def run(self, steps: list[Step]) -> list[StepResult]:
-        if not steps:
-            return []
-        pipe = self.client.pipeline(transaction=False)
+        results: list[StepResult] = []
+        for start in range(0, len(steps), MAX_STEPS_PER_CALL):
+            chunk = steps[start : start + MAX_STEPS_PER_CALL]
+            raw = await self._call([self.encode(step) for step in chunk])
+            results.extend(self._parse(chunk, raw))
+        return results
+
+    def _parse(self, steps: list[Step], raw: list[Any]) -> list[StepResult]:
+        out: list[StepResult] = []
+        i = 0
         for step in steps:
-            await self.script(
-                keys=member_keys(step.community, step.member), args=self._args(step), client=pipe
+            status, wm, due, count = _text(raw[i]), _text(raw[i + 1]), _text(raw[i + 2]), raw[i + 3]
+            i += 4
+            transitions = []
+            for _ in range(int(count)):
+                record = _text(raw[i + 1])
+                envelope = transition_json(
+                    step.community, step.member, record, self._thresholds[self.rules.rules_version]
+                )
+                transitions.append((_text(raw[i]), envelope))
+                i += 2
+            out.append(
+                StepResult(
+                    status, int(wm) if wm else None, int(due) if due else None, transitions
+                )
             )
-        raw = await pipe.execute()
-        return [_parse(r) for r in raw]
+        return out
+
+    async def thresholds(self, rules_version: str) -> Thresholds:
+        """The thresholds of a rules version: this worker's own, else as published in Redis."""
+        known = self._thresholds.get(rules_version)
+        if known is None:
+            raw = await self.client.get(keys.thresholds_key(rules_version))
+            if raw is None:  # never published: the best statement is the current rules
+                return self.rules.thresholds()
+            known = self._thresholds[rules_version] = Thresholds.model_validate_json(raw)
+        return known
 
     async def publish_rules(self) -> None:
+        thresholds = self.rules.thresholds().model_dump_json()
+        await self.client.set(keys.thresholds_key(self.rules.rules_version), thresholds)
         await self.client.set(keys.RULES, self.rules.model_dump_json())
 
     async def due_members(self, until_ms: int, limit: int) -> list[tuple[str, str]]:
@@ -224,19 +252,15 @@ class Store:
         return out
 
     async def outbox(self, count: int = 1000) -> list[tuple[str, str, str]]:
-        """Pending transitions: (outbox id, key, json)."""
+        """Pending transitions: (outbox id, key, MemberTransition JSON)."""
         rows = await self.client.xrange(OUTBOX, count=count)
         out = []
         for oid, fields in rows:
-            get = {(k.decode() if isinstance(k, bytes) else k): v for k, v in fields.items()}
-            key, value = get["k"], get["t"]
-            out.append(
-                (
-                    oid.decode() if isinstance(oid, bytes) else oid,
-                    key.decode() if isinstance(key, bytes) else key,
-                    value.decode() if isinstance(value, bytes) else value,
-                )
-            )
+            get = {_text(k): _text(v) for k, v in fields.items()}
+            key, record = get["k"], get["t"]
+            community, _, member = key.partition("/")
+            thresholds = await self.thresholds(rules_version_of(record))
+            out.append((_text(oid), key, transition_json(community, member, record, thresholds)))
         return out
 
     async def ack_outbox(self, ids: list[str]) -> None:
