@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import shutil
+import subprocess
+import sys
 import time
 import urllib.parse
 import uuid
@@ -94,6 +97,8 @@ class Context:
     overrides: dict[str, str] = field(default_factory=dict)
     # how the classifier phase starts the worker: a module, or a full argv (a variant)
     classifier_argv: str | list[str] = "services.classifier"
+    # --profile: py-spy samples the classifier worker during the phase into this folder
+    profile_dir: Path | None = None
 
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.stack.redis_url, decode_responses=True)
@@ -227,19 +232,33 @@ def bench_processor(
     return result
 
 
+def attach_profiler(child: Child, out_dir: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy on a running worker: its collapsed stacks (flamegraph.pl / speedscope input)
+    appear in ``out_dir`` when the worker exits. None when py-spy is not installed."""
+    py_spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if py_spy is None:
+        print("bench: --profile needs py-spy (pip install py-spy)", file=sys.stderr)
+        return None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    command = [py_spy, "record", "--pid", str(child.proc.pid), "--rate", "200", "--nonblocking"]
+    return subprocess.Popen(
+        [*command, "--format", "raw", "-o", str(out_dir / f"{child.name}.txt")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def bench_classifier(
     ctx: Context,
     workload: Workload,
     expected: int,
     module: str | list[str] = "services.classifier",
-    on_start: Callable[[Child], None] | None = None,
 ) -> None:
-    """Throughput from the preloaded topic, then latency at half that rate (same worker).
-    ``on_start`` runs once the worker answers (the profiler attaches there)."""
+    """Throughput from the preloaded topic, then latency at half that rate (same worker)."""
     sizes = ctx.sizes
     with processor(ctx, "classifier", module) as child:
-        if on_start is not None:
-            on_start(child)
+        if ctx.profile_dir is not None:
+            attach_profiler(child, ctx.profile_dir)
         result = wait_counted(ctx, child, CLASSIFIER_COUNTED, expected, "classifier")
         ctx.results["classifier_events_per_s"] = round(result.rate, 1)
         ctx.results["classifier_measured_events"] = result.events - result.counted_from

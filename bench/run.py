@@ -263,6 +263,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         help="run the classifier phase through bench.variants.fetch_wait (a candidate change)",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample the classifier worker with py-spy; collapsed stacks go to DIR/classifier.txt",
+    )
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--keep-workdir", action="store_true", help="keep logs of the children")
     return parser.parse_args(argv)
@@ -314,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.seed,
                     results,
                     overrides=overrides,
+                    profile_dir=args.profile,
                 )
                 if args.classifier_fetch_wait_ms:
                     ctx.classifier_argv = python_module(

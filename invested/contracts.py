@@ -9,6 +9,7 @@ committed under ``schemas/`` (``python -m invested.schemas``) for downstream tea
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -23,16 +24,22 @@ TRANSITION_SOURCE: Final = "/invested/classifier"
 _ID_NAMESPACE = uuid.UUID("6f1c2d8e-0b7a-4f1e-9a55-3c1f0e2d4b6a")
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _no_control_chars(value: str) -> str:
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if _CONTROL_CHARS.search(value):
         raise ValueError("must not contain control characters")
     return value
+
+
+_KEY_SEPARATORS = re.compile("[/{}]")
 
 
 def _no_key_separators(value: str) -> str:
     # Redis keys are built from "{community/member}": a "/" would let two pairs share keys,
     # braces would break the Redis Cluster hash tag. No platform's ids contain them.
-    if any(ch in value for ch in "/{}"):
+    if _KEY_SEPARATORS.search(value):
         raise ValueError("must not contain '/', '{' or '}'")
     return value
 

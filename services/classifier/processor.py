@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -70,15 +71,23 @@ class Classifier:
                 owners.append(event if step.mode == "event" else None)
         results = await self.store.run(steps)
         committed = time.time()
+        processed_kinds: Counter[str] = Counter()
         for owner, result in zip(owners, results, strict=True):
             if owner is not None:
-                self._count(owner, result, committed, outcome)
+                self._count(owner, result, committed, outcome, processed_kinds)
+        for kind, count in processed_kinds.items():  # one metric update per kind, not per event
+            metrics.EVENTS_PROCESSED.labels(kind).inc(count)
         metrics.BATCH_SIZE.observe(len(values))
         await self.publish_transitions(results, outcome)
         return outcome
 
     def _count(
-        self, event: EngagementEvent, result: StepResult, committed: float, outcome: BatchOutcome
+        self,
+        event: EngagementEvent,
+        result: StepResult,
+        committed: float,
+        outcome: BatchOutcome,
+        processed_kinds: Counter[str],
     ) -> None:
         if result.status == "dup":
             outcome.duplicates += 1
@@ -88,7 +97,7 @@ class Classifier:
             metrics.LATE_EVENTS.inc()
         else:
             outcome.processed += 1
-            metrics.EVENTS_PROCESSED.labels(event.kind.value).inc()
+            processed_kinds[event.kind.value] += 1
             metrics.PROCESSING_LATENCY.observe(max(0.0, committed - event.received_at.timestamp()))
 
     async def publish_transitions(self, results: list[StepResult], outcome: BatchOutcome) -> None:

@@ -3,15 +3,18 @@
 -- ARGV[1..11]: window_ms, dwell_ms, enter_inv (hundredths), enter_peers, enter_days,
 --              stay_inv (hundredths), stay_peers, rules_version, history_limit, stream_maxlen,
 --              emit ("0": a quiet replay, no live stream and no outbox)
--- ARGV[12..]:  one step each: mode SEP community SEP member SEP event_id SEP t_ms SEP kind
---              SEP group SEP weight SEP peer SEP standing_pair SEP standing_start
+-- ARGV[12..]:  one step each, fields joined by SEP: mode, community, member, event_id, digest
+--              (the first 12 hex digits of sha1(event_id)), t_ms, kind, group, weight, peer,
+--              standing_pair, standing_start
 --   mode "event"    an own event of the member: dedupe, catch up due inactivity, window update,
 --                   prune, evaluate, compare-and-set the segment.
 --        "received" another member interacted with this one: counts towards peers only.
 --        "sweep"    time passed: evaluate at every due time <= t_ms, in order.
 --   group "i" investment, "n" interest, "e" standing end, "r" received
--- Returns, per step: status, wm_ms, due_ms, n, then n pairs (outbox_id, transition record).
+-- Returns one string: per step (joined by RS = \30) status GS wm_ms GS due_ms, then GS outbox_id
+-- GS transition record for each transition (GS = \29; records use SEP = \31 inside).
 -- status: "ok" | "dup" | "late" | "none" (sweep found nothing due)
+-- One string, split once in Python, costs far less than a RESP array of thousands of items.
 --
 -- Each member's state hash is read once per call and written once at its end; the work per
 -- event is a few window commands and table updates. Evidence JSON, reasons and dates are built
@@ -25,12 +28,18 @@ local stay_inv, stay_peers = tonumber(ARGV[6]), tonumber(ARGV[7])
 local rules_version, history_limit, stream_maxlen = ARGV[8], tonumber(ARGV[9]), ARGV[10]
 local emit = ARGV[11] ~= "0"
 local FIRST_STEP = 12
+local GS, RS = "\29", "\30"
 local DUE, OUTBOX, COMMUNITIES = "inv:due", "inv:outbox", "inv:communities"
 
+local find, sub = string.find, string.sub
 local function split(text)
-  local out = {}
-  for part in string.gmatch(text .. SEP, "(.-)" .. SEP) do out[#out + 1] = part end
-  return out
+  local out, start = {}, 1
+  while true do
+    local at = find(text, SEP, start, true)
+    if not at then out[#out + 1] = sub(text, start); return out end
+    out[#out + 1] = sub(text, start, at - 1)
+    start = at + 1
+  end
 end
 
 -- ---------------------------------------------------------------- member cache
@@ -124,22 +133,38 @@ local function forget(M, entry, at)
   if epeer ~= "" then bump(M, "p:" .. epeer, -1) end
 end
 
+-- The oldest score of a zset, or nil when it is empty.
+local function oldest(key)
+  local first = redis.call("ZRANGE", key, 0, 0, "WITHSCORES")
+  return first[2] and tonumber(first[2]) or nil
+end
+
+-- "wo"/"ids" hold the oldest score of the window/ids zset, so an evaluation with nothing to
+-- prune sends no command at all.
 local function prune(M, at)
   local cutoff = at - window_ms -- the window is (at - window, at]
-  local old = redis.call("ZRANGEBYSCORE", M.k_win, "-inf", cutoff, "WITHSCORES")
-  if #old > 0 then
+  local wo = tonumber(M.h.wo)
+  if wo ~= nil and wo <= cutoff then
+    local old = redis.call("ZRANGEBYSCORE", M.k_win, "-inf", cutoff, "WITHSCORES")
     for i = 1, #old, 2 do forget(M, old[i], tonumber(old[i + 1])) end
     redis.call("ZREMRANGEBYSCORE", M.k_win, "-inf", cutoff)
+    local first = oldest(M.k_win)
+    if first then set(M, "wo", first) else del(M, "wo") end
   end
   -- Ids of standing ends that left the window: a duplicate of one now counts as too late.
-  if M.h.ids then
+  local io = tonumber(M.h.ids)
+  if io ~= nil and io <= cutoff then
     redis.call("ZREMRANGEBYSCORE", M.k_ids, "-inf", cutoff)
-    if redis.call("EXISTS", M.k_ids) == 0 then del(M, "ids") end
+    local first = oldest(M.k_ids)
+    if first then set(M, "ids", first) else del(M, "ids") end
   end
 end
 
-local function remember(M, entry, at, ekind, egroup, eweight, epeer)
-  redis.call("ZADD", M.k_win, at, entry)
+-- The entry is already in the window zset (added by the dedupe check).
+local function remember(M, at, ekind, egroup, weight_text, epeer)
+  local eweight = tonumber(weight_text)
+  local wo = tonumber(M.h.wo)
+  if wo == nil or at < wo then set(M, "wo", at) end
   if egroup == "i" then
     bump(M, "inv", eweight)
     bump(M, "d:" .. math.floor(at / DAY_MS), 1)
@@ -207,8 +232,8 @@ local function evaluate(M, at, cause, out)
   local new_since = since_ms
   if new ~= segment then new_since = at end
   if new == "community" then
-    local oldest = redis.call("ZRANGE", M.k_win, 0, 0, "WITHSCORES")
-    due = oldest[2] and (tonumber(oldest[2]) + window_ms) or at
+    local wo = tonumber(M.h.wo)
+    due = wo and (wo + window_ms) or at
     if new_since and new_since + dwell_ms > due then due = new_since + dwell_ms end
   elseif new == "audience" and M.held == 0 then
     due = get_num(M, "lo") + window_ms
@@ -264,16 +289,16 @@ local function catch_up(M, until_ms, out)
 end
 
 -- ---------------------------------------------------------------- one step
-local function run_step(text, result)
+local function run_step(text)
   local a = split(text)
-  local mode, community, member, event_id, t_ms = a[1], a[2], a[3], a[4], tonumber(a[5])
-  local kind, group, weight, peer, standing_pair, standing_start = a[6], a[7], tonumber(a[8]), a[9], a[10], a[11]
+  local mode, community, member, event_id, digest = a[1], a[2], a[3], a[4], a[5]
+  local t_ms, kind, group, weight, peer = tonumber(a[6]), a[7], a[8], a[9], a[10]
+  local standing_pair, standing_start = a[11], a[12]
   local M = load(community, member)
   local out = {}
   local is_new = M.h.segment == nil
   if is_new and mode == "sweep" then -- a stale due entry of a member whose state is gone
-    result[#result + 1] = "none"; result[#result + 1] = ""; result[#result + 1] = ""; result[#result + 1] = 0
-    return
+    return "none" .. GS .. GS
   end
   if is_new then
     redis.call("ZADD", "inv:members:{" .. community .. "}", 0, member)
@@ -288,15 +313,20 @@ local function run_step(text, result)
     if catch_up(M, t_ms, out) == 0 then status = "none" end
   else
     local wm = tonumber(M.h.wm)
-    local entry = string.sub(redis.sha1hex(event_id), 1, 12) .. SEP .. kind .. SEP .. group .. SEP .. weight .. SEP .. peer
+    local entry = digest .. SEP .. kind .. SEP .. group .. SEP .. weight .. SEP .. peer
     if wm ~= nil and t_ms <= wm - window_ms then
       status = "late"
     elseif group == "e" and redis.call("ZADD", M.k_ids, "NX", t_ms, event_id) == 0 then
       status = "dup"
-    elseif group ~= "e" and redis.call("ZSCORE", M.k_win, entry) then
+    elseif group ~= "e" and redis.call("ZADD", M.k_win, "NX", t_ms, entry) == 0 then
       status = "dup"
     else
-      if group == "e" then set(M, "ids", 1) end
+      -- Added already (dedupe). Evaluations of catch_up are at due times <= t_ms, where the new
+      -- entry is neither counted (counters change in remember) nor pruned (t_ms > cutoff).
+      if group == "e" then
+        local io = tonumber(M.h.ids)
+        if io == nil or t_ms < io then set(M, "ids", t_ms) end
+      end
       catch_up(M, t_ms, out)
       if standing_pair ~= "" then
         local f = "s:" .. standing_pair
@@ -314,7 +344,7 @@ local function run_step(text, result)
           set(M, f, value)
         end
       end
-      if group ~= "e" then remember(M, entry, t_ms, kind, group, weight, peer) end
+      if group ~= "e" then remember(M, t_ms, kind, group, weight, peer) end
       wm = tonumber(M.h.wm)
       if wm == nil or t_ms > wm then set(M, "wm", t_ms); wm = t_ms end
       if mode == "event" and t_ms > get_num(M, "last") then set(M, "last", t_ms) end
@@ -324,14 +354,13 @@ local function run_step(text, result)
       evaluate(M, wm, cause, out)
     end
   end
-  result[#result + 1] = status
-  result[#result + 1] = M.h.wm and string.format("%d", tonumber(M.h.wm)) or ""
-  result[#result + 1] = M.h.due and string.format("%d", tonumber(M.h.due)) or ""
-  result[#result + 1] = #out / 2
-  for _, v in ipairs(out) do result[#result + 1] = v end
+  local line = status .. GS .. (M.h.wm and string.format("%d", tonumber(M.h.wm)) or "")
+    .. GS .. (M.h.due and string.format("%d", tonumber(M.h.due)) or "")
+  if #out > 0 then line = line .. GS .. table.concat(out, GS) end
+  return line
 end
 
-local result = {}
-for i = FIRST_STEP, #ARGV do run_step(ARGV[i], result) end
+local lines = {}
+for i = FIRST_STEP, #ARGV do lines[#lines + 1] = run_step(ARGV[i]) end
 for _, M in ipairs(touched) do flush(M) end
-return result
+return table.concat(lines, RS)

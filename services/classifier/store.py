@@ -46,6 +46,7 @@ from services.classifier.rules import Rules
 
 LUA = Path(__file__).with_name("store.lua").read_text()
 LUA_SHA = hashlib.sha1(LUA.encode()).hexdigest()
+GS, RS = "\x1d", "\x1e"  # separators of the script's result: fields, steps
 MAX_STEPS_PER_CALL = 1000  # bounds how long one call holds Redis (~10-20 ms)
 DUE = f"{keys.PREFIX}:due"
 OUTBOX = f"{keys.PREFIX}:outbox"
@@ -173,30 +174,23 @@ class Store:
 
     @staticmethod
     def encode(step: Step) -> str:
-        return SEP.join(
-            (
-                step.mode,
-                step.community,
-                step.member,
-                step.event_id,
-                str(step.at_ms),
-                step.kind,
-                step.group,
-                str(step.weight),
-                step.peer,
-                step.standing_pair,
-                step.standing_start,
-            )
+        """The step as one script argument (the event id's digest names its window entry)."""
+        digest = hashlib.sha1(step.event_id.encode()).hexdigest()[:12]
+        return (
+            f"{step.mode}{SEP}{step.community}{SEP}{step.member}{SEP}{step.event_id}{SEP}"
+            f"{digest}{SEP}{step.at_ms}{SEP}{step.kind}{SEP}{step.group}{SEP}{step.weight}{SEP}"
+            f"{step.peer}{SEP}{step.standing_pair}{SEP}{step.standing_start}"
         )
 
-    async def _call(self, encoded: list[str]) -> list[Any]:
+    async def _call(self, encoded: list[str]) -> list[str]:
+        """One script call; one result line per step."""
         args: list[Any] = [*self._rule_args, *encoded]
         try:
             raw = await self.client.evalsha(LUA_SHA, 0, *args)  # type: ignore[misc]
         except NoScriptError:  # a fresh or restarted Redis: load once, then EVALSHA again
             await self.client.script_load(LUA)
             raw = await self.client.evalsha(LUA_SHA, 0, *args)  # type: ignore[misc]
-        return list(raw)
+        return _text(raw).split(RS)
 
     async def run(self, steps: list[Step]) -> list[StepResult]:
         results: list[StepResult] = []
@@ -206,24 +200,17 @@ class Store:
             results.extend(self._parse(chunk, raw))
         return results
 
-    def _parse(self, steps: list[Step], raw: list[Any]) -> list[StepResult]:
+    def _parse(self, steps: list[Step], lines: list[str]) -> list[StepResult]:
+        thresholds = self._thresholds[self.rules.rules_version]
         out: list[StepResult] = []
-        i = 0
-        for step in steps:
-            status, wm, due, count = _text(raw[i]), _text(raw[i + 1]), _text(raw[i + 2]), raw[i + 3]
-            i += 4
-            transitions = []
-            for _ in range(int(count)):
-                record = _text(raw[i + 1])
-                envelope = transition_json(
-                    step.community, step.member, record, self._thresholds[self.rules.rules_version]
-                )
-                transitions.append((_text(raw[i]), envelope))
-                i += 2
+        for step, line in zip(steps, lines, strict=True):
+            status, wm, due, *pairs = line.split(GS)
+            transitions = [
+                (pairs[i], transition_json(step.community, step.member, pairs[i + 1], thresholds))
+                for i in range(0, len(pairs), 2)
+            ]
             out.append(
-                StepResult(
-                    status, int(wm) if wm else None, int(due) if due else None, transitions
-                )
+                StepResult(status, int(wm) if wm else None, int(due) if due else None, transitions)
             )
         return out
 
