@@ -159,7 +159,7 @@ def wait_counted(
     desc: str,
     stall_seconds: float = 90.0,
 ) -> Throughput:
-    """Poll ``/metrics`` every 0.1 s until the counted series reach ``target``. The rate runs
+    """Poll ``/metrics`` every 0.25 s (rarely enough not to load the worker) until the counted series reach ``target``. The rate runs
     from the first poll that saw work done to the poll that saw the last event (when one poll
     saw all of it, from the poll before: a tiny workload still gets a rate, an underestimate)."""
     bar = ctx.bar(target, desc)
@@ -189,7 +189,7 @@ def wait_counted(
                 raise RuntimeError(
                     f"{child.name} stalled at {last_value:.0f}/{target:.0f}:\n{child.log_tail()}"
                 )
-            time.sleep(0.1)
+            time.sleep(0.25)
     finally:
         bar.close()
 

@@ -128,14 +128,35 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.agent(events_topic)
     async def classify(stream: Any) -> None:
-        async for batch in stream.take_events(
-            settings.batch_size, within=settings.batch_timeout_seconds
-        ):
-            values = [event.value for event in batch]
-            await retry_forever(partial(classifier.process_batch, values), "batch", health)
-            for event in batch:
-                processed_upto[event.message.tp] = event.message.offset
-            update_lag()
+        # Pipelined by one batch: batch N runs in Redis while Faust gathers batch N+1, and batch
+        # N+1 starts only when N is done (per-member order holds). Each event holds an extra
+        # reference until its batch is in Redis, so take_events' own ack cannot make its offset
+        # committable earlier: Faust commits an offset only once every reference acked it.
+        pending: asyncio.Task[None] | None = None
+        try:
+            async for batch in stream.take_events(
+                settings.batch_size, within=settings.batch_timeout_seconds
+            ):
+                for event in batch:
+                    event.message.incref()
+                if pending is not None:
+                    await pending
+                pending = asyncio.create_task(classify_batch(stream, batch))
+            if pending is not None:
+                await pending
+        finally:
+            # Stopping or rebalancing: an unfinished batch stays unacked and is redelivered;
+            # whatever of it reached Redis counts once (dedupe).
+            if pending is not None and not pending.done():
+                pending.cancel()
+
+    async def classify_batch(stream: Any, batch: list[Any]) -> None:
+        values = [event.value for event in batch]
+        await retry_forever(partial(classifier.process_batch, values), "batch", health)
+        for event in batch:
+            processed_upto[event.message.tp] = event.message.offset
+            await stream.ack(event)
+        update_lag()
 
     def update_lag() -> None:
         """Records behind per assigned partition; also refreshed by the timer, so a stuck

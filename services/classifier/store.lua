@@ -20,6 +20,8 @@
 -- event is a few window commands and table updates. Evidence JSON, reasons and dates are built
 -- in Python (invested/records.py) only when a transition is published or state is read.
 
+-- Locals: global lookups are table lookups in Redis's Lua 5.1, and this runs per event.
+local rcall, tonumber, format, concat = redis.call, tonumber, string.format, table.concat
 local SEP = "\31"
 local DAY_MS = 86400000
 local window_ms, dwell_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -31,7 +33,7 @@ local FIRST_STEP = 12
 local GS, RS = "\29", "\30"
 local DUE, OUTBOX, COMMUNITIES = "inv:due", "inv:outbox", "inv:communities"
 
-local find, sub = string.find, string.sub
+local find, sub, floor = string.find, string.sub, math.floor
 local function split(text)
   local out, start = {}, 1
   while true do
@@ -45,27 +47,6 @@ end
 -- ---------------------------------------------------------------- member cache
 -- M.h: the state hash (strings as read, numbers once written); M.dirty: fields to write back.
 local members, touched = {}, {}
-
-local function load(community, member)
-  local name = community .. "/" .. member
-  local M = members[name]
-  if M then return M end
-  local tag = "inv:{" .. name .. "}"
-  M = { name = name, community = community, member = member, h = {}, dirty = {}, np = 0, nd = 0, held = 0,
-    k_state = tag .. ":state", k_history = tag .. ":history", k_win = tag .. ":win", k_ids = tag .. ":ids" }
-  local raw = redis.call("HGETALL", M.k_state)
-  for i = 1, #raw, 2 do
-    local f, v = raw[i], raw[i + 1]
-    M.h[f] = v
-    local p = string.sub(f, 1, 2)
-    if p == "p:" then M.np = M.np + 1
-    elseif p == "d:" then M.nd = M.nd + 1
-    elseif p == "s:" and string.sub(v, -1) == "1" then M.held = M.held + 1 end
-  end
-  members[name] = M
-  touched[#touched + 1] = M
-  return M
-end
 
 local function get_num(M, f)
   local v = M.h[f]
@@ -81,32 +62,55 @@ local function del(M, f)
   if M.h[f] ~= nil then M.h[f] = nil; M.dirty[f] = true end
 end
 
--- Counter fields of the hash: HLEN-like counts (peers, days) are kept alongside.
+-- The fields read and written as a whole once per call. Per-kind, per-peer, per-day and
+-- standing fields ("k:", "p:", "d:", "s:") are touched one at a time instead: a heavy member
+-- has hundreds of them, and reading them all for every batch cost more than the whole step.
+local CORE = { "segment", "since", "seq", "wm", "due", "why", "at", "last", "lo", "inv", "int", "n",
+  "np", "nd", "held", "wo", "ids", "rules_version" }
+
+local function load(community, member)
+  local name = community .. "/" .. member
+  local M = members[name]
+  if M then return M end
+  local tag = "inv:{" .. name .. "}"
+  M = { name = name, community = community, member = member, h = {}, dirty = {},
+    k_state = tag .. ":state", k_history = tag .. ":history", k_win = tag .. ":win", k_ids = tag .. ":ids" }
+  local raw = rcall("HMGET", M.k_state, unpack(CORE))
+  for i = 1, #CORE do
+    if raw[i] then M.h[CORE[i]] = raw[i] end
+  end
+  members[name] = M
+  touched[#touched + 1] = M
+  return M
+end
+
+-- A core counter.
 local function bump(M, f, by)
-  local v = get_num(M, f) + by
+  local v = (tonumber(M.h[f]) or 0) + by
+  if v <= 0 then del(M, f) else set(M, f, v) end
+end
+
+-- A counter field kept in Redis only; "count" (np, nd) is the number of such fields.
+local function bump_field(M, f, by, count)
+  local v = rcall("HINCRBY", M.k_state, f, by)
   if v <= 0 then
-    if M.h[f] ~= nil then
-      local p = string.sub(f, 1, 2)
-      if p == "p:" then M.np = M.np - 1 elseif p == "d:" then M.nd = M.nd - 1 end
-    end
-    del(M, f)
-  else
-    if M.h[f] == nil then
-      local p = string.sub(f, 1, 2)
-      if p == "p:" then M.np = M.np + 1 elseif p == "d:" then M.nd = M.nd + 1 end
-    end
-    set(M, f, v)
+    rcall("HDEL", M.k_state, f)
+    if count then bump(M, count, -1) end
+  elseif v == by and count then
+    bump(M, count, 1)
   end
 end
 
 local function flush(M)
+  if next(M.dirty) == nil then return end -- duplicates, late events, stale sweeps
+  set(M, "rules_version", rules_version) -- the rules of the last change
   local hset, hdel = { M.k_state }, { M.k_state }
   for f in pairs(M.dirty) do
     local v = M.h[f]
     if v == nil then hdel[#hdel + 1] = f else hset[#hset + 1] = f; hset[#hset + 1] = v end
   end
-  if #hset > 1 then redis.call("HSET", unpack(hset)) end
-  if #hdel > 1 then redis.call("HDEL", unpack(hdel)) end
+  if #hset > 1 then rcall("HSET", unpack(hset)) end
+  if #hdel > 1 then rcall("HDEL", unpack(hdel)) end
 end
 
 local function seg_key(community, seg)
@@ -122,20 +126,20 @@ local function forget(M, entry, at)
   local ekind, egroup, eweight, epeer = f[2], f[3], tonumber(f[4]), f[5]
   if egroup == "i" then
     bump(M, "inv", -eweight)
-    bump(M, "d:" .. math.floor(at / DAY_MS), -1)
+    bump_field(M, "d:" .. floor(at / DAY_MS), -1, "nd")
   elseif egroup == "n" then
     bump(M, "int", -eweight)
   end
   if egroup == "i" or egroup == "n" then
     bump(M, "n", -1)
-    bump(M, "k:" .. ekind, -1)
+    bump_field(M, "k:" .. ekind, -1)
   end
-  if epeer ~= "" then bump(M, "p:" .. epeer, -1) end
+  if epeer ~= "" then bump_field(M, "p:" .. epeer, -1, "np") end
 end
 
 -- The oldest score of a zset, or nil when it is empty.
 local function oldest(key)
-  local first = redis.call("ZRANGE", key, 0, 0, "WITHSCORES")
+  local first = rcall("ZRANGE", key, 0, 0, "WITHSCORES")
   return first[2] and tonumber(first[2]) or nil
 end
 
@@ -145,16 +149,16 @@ local function prune(M, at)
   local cutoff = at - window_ms -- the window is (at - window, at]
   local wo = tonumber(M.h.wo)
   if wo ~= nil and wo <= cutoff then
-    local old = redis.call("ZRANGEBYSCORE", M.k_win, "-inf", cutoff, "WITHSCORES")
+    local old = rcall("ZRANGEBYSCORE", M.k_win, "-inf", cutoff, "WITHSCORES")
     for i = 1, #old, 2 do forget(M, old[i], tonumber(old[i + 1])) end
-    redis.call("ZREMRANGEBYSCORE", M.k_win, "-inf", cutoff)
+    rcall("ZREMRANGEBYSCORE", M.k_win, "-inf", cutoff)
     local first = oldest(M.k_win)
     if first then set(M, "wo", first) else del(M, "wo") end
   end
   -- Ids of standing ends that left the window: a duplicate of one now counts as too late.
   local io = tonumber(M.h.ids)
   if io ~= nil and io <= cutoff then
-    redis.call("ZREMRANGEBYSCORE", M.k_ids, "-inf", cutoff)
+    rcall("ZREMRANGEBYSCORE", M.k_ids, "-inf", cutoff)
     local first = oldest(M.k_ids)
     if first then set(M, "ids", first) else del(M, "ids") end
   end
@@ -167,16 +171,16 @@ local function remember(M, at, ekind, egroup, weight_text, epeer)
   if wo == nil or at < wo then set(M, "wo", at) end
   if egroup == "i" then
     bump(M, "inv", eweight)
-    bump(M, "d:" .. math.floor(at / DAY_MS), 1)
+    bump_field(M, "d:" .. floor(at / DAY_MS), 1, "nd")
   elseif egroup == "n" then
     bump(M, "int", eweight)
   end
   if egroup == "i" or egroup == "n" then
     bump(M, "n", 1)
-    bump(M, "k:" .. ekind, 1)
+    bump_field(M, "k:" .. ekind, 1)
     if at > get_num(M, "lo") then set(M, "lo", at) end
   end
-  if epeer ~= "" then bump(M, "p:" .. epeer, 1) end
+  if epeer ~= "" then bump_field(M, "p:" .. epeer, 1, "np") end
 end
 
 -- ---------------------------------------------------------------- evaluation
@@ -185,16 +189,18 @@ end
 -- SEP peers SEP active_days SEP events SEP kind=count,... SEP standing,...
 local function record_of(M, seq, from, to, at, cause, why)
   local kinds, held = {}, {}
-  for f, v in pairs(M.h) do
-    local p = string.sub(f, 1, 2)
-    if p == "k:" then kinds[#kinds + 1] = string.sub(f, 3) .. "=" .. v
-    elseif p == "s:" and string.sub(v, -1) == "1" then held[#held + 1] = string.sub(f, 3) end
+  local raw = rcall("HGETALL", M.k_state)
+  for i = 1, #raw, 2 do
+    local f, v = raw[i], raw[i + 1]
+    local p = sub(f, 1, 2)
+    if p == "k:" then kinds[#kinds + 1] = sub(f, 3) .. "=" .. v
+    elseif p == "s:" and sub(v, -1) == "1" then held[#held + 1] = sub(f, 3) end
   end
   table.sort(kinds)
   table.sort(held)
-  return table.concat({ seq, from, to, string.format("%d", at), cause, rules_version, why,
-    get_num(M, "inv"), get_num(M, "int"), M.np, M.nd, get_num(M, "n"),
-    table.concat(kinds, ","), table.concat(held, ",") }, SEP)
+  return concat({ seq, from, to, format("%d", at), cause, rules_version, why,
+    get_num(M, "inv"), get_num(M, "int"), get_num(M, "np"), get_num(M, "nd"), get_num(M, "n"),
+    concat(kinds, ","), concat(held, ",") }, SEP)
 end
 
 -- Returns the new due time (or nil) and appends (outbox id, record) to out on a transition.
@@ -202,9 +208,10 @@ local function evaluate(M, at, cause, out)
   prune(M, at)
   local segment = M.h.segment
   local since_ms = tonumber(M.h.since)
-  local inv, n, npeers, ndays = get_num(M, "inv"), get_num(M, "n"), M.np, M.nd
+  local inv, n, npeers, ndays = get_num(M, "inv"), get_num(M, "n"), get_num(M, "np"), get_num(M, "nd")
+  local held = get_num(M, "held")
   local in_dwell = since_ms ~= nil and (at - since_ms) < dwell_ms
-  local active = (M.held > 0) or (n > 0)
+  local active = (held > 0) or (n > 0)
   local enter = inv >= enter_inv and npeers >= enter_peers and ndays >= enter_days
   local stay = inv >= stay_inv and npeers >= stay_peers
 
@@ -219,7 +226,7 @@ local function evaluate(M, at, cause, out)
   elseif active then
     new = "audience"
     if segment == "community" then why = "left"
-    elseif M.held > 0 and n == 0 then why = "standing"
+    elseif held > 0 and n == 0 then why = "standing"
     else why = "audience" end
   elseif segment == "audience" and in_dwell then
     new, why = "audience", "held"
@@ -235,7 +242,7 @@ local function evaluate(M, at, cause, out)
     local wo = tonumber(M.h.wo)
     due = wo and (wo + window_ms) or at
     if new_since and new_since + dwell_ms > due then due = new_since + dwell_ms end
-  elseif new == "audience" and M.held == 0 then
+  elseif new == "audience" and held == 0 then
     due = get_num(M, "lo") + window_ms
     if new_since and new_since + dwell_ms > due then due = new_since + dwell_ms end
   end
@@ -244,15 +251,15 @@ local function evaluate(M, at, cause, out)
   if new ~= segment then
     local seq = get_num(M, "seq") + 1
     local record = record_of(M, seq, segment, new, at, cause, why)
-    redis.call("ZREM", seg_key(M.community, segment), M.member)
-    redis.call("ZADD", seg_key(M.community, new), 0, M.member)
-    redis.call("LPUSH", M.k_history, record)
-    redis.call("LTRIM", M.k_history, 0, history_limit - 1)
+    rcall("ZREM", seg_key(M.community, segment), M.member)
+    rcall("ZADD", seg_key(M.community, new), 0, M.member)
+    rcall("LPUSH", M.k_history, record)
+    rcall("LTRIM", M.k_history, 0, history_limit - 1)
     local oid = ""
     if emit then
-      redis.call("XADD", "inv:transitions:{" .. M.community .. "}", "MAXLEN", "~", stream_maxlen, "*",
+      rcall("XADD", "inv:transitions:{" .. M.community .. "}", "MAXLEN", "~", stream_maxlen, "*",
         "m", M.member, "t", record)
-      oid = redis.call("XADD", OUTBOX, "*", "k", M.name, "t", record)
+      oid = rcall("XADD", OUTBOX, "*", "k", M.name, "t", record)
     end
     out[#out + 1] = oid
     out[#out + 1] = record
@@ -263,10 +270,10 @@ local function evaluate(M, at, cause, out)
   local old_due = tonumber(M.h.due)
   if due ~= old_due then
     if due then
-      redis.call("ZADD", DUE, due, M.name)
+      rcall("ZADD", DUE, due, M.name)
       set(M, "due", due)
     else
-      redis.call("ZREM", DUE, M.name)
+      rcall("ZREM", DUE, M.name)
       del(M, "due")
     end
   end
@@ -301,12 +308,11 @@ local function run_step(text)
     return "none" .. GS .. GS
   end
   if is_new then
-    redis.call("ZADD", "inv:members:{" .. community .. "}", 0, member)
-    redis.call("SADD", COMMUNITIES, community)
-    redis.call("ZADD", seg_key(community, "dormant"), 0, member)
+    rcall("ZADD", "inv:members:{" .. community .. "}", 0, member)
+    rcall("SADD", COMMUNITIES, community)
+    rcall("ZADD", seg_key(community, "dormant"), 0, member)
     set(M, "segment", "dormant"); set(M, "seq", 0); set(M, "since", t_ms)
   end
-  set(M, "rules_version", rules_version)
 
   local status = "ok"
   if mode == "sweep" then
@@ -316,9 +322,9 @@ local function run_step(text)
     local entry = digest .. SEP .. kind .. SEP .. group .. SEP .. weight .. SEP .. peer
     if wm ~= nil and t_ms <= wm - window_ms then
       status = "late"
-    elseif group == "e" and redis.call("ZADD", M.k_ids, "NX", t_ms, event_id) == 0 then
+    elseif group == "e" and rcall("ZADD", M.k_ids, "NX", t_ms, event_id) == 0 then
       status = "dup"
-    elseif group ~= "e" and redis.call("ZADD", M.k_win, "NX", t_ms, entry) == 0 then
+    elseif group ~= "e" and rcall("ZADD", M.k_win, "NX", t_ms, entry) == 0 then
       status = "dup"
     else
       -- Added already (dedupe). Evaluations of catch_up are at due times <= t_ms, where the new
@@ -330,7 +336,7 @@ local function run_step(text)
       catch_up(M, t_ms, out)
       if standing_pair ~= "" then
         local f = "s:" .. standing_pair
-        local cur = M.h[f]
+        local cur = rcall("HGET", M.k_state, f)
         local newer = true
         if cur then
           local c = split(cur)
@@ -338,10 +344,10 @@ local function run_step(text)
           newer = (t_ms > ct) or (t_ms == ct and event_id > c[2])
         end
         if newer then
-          local value = string.format("%d", t_ms) .. SEP .. event_id .. SEP .. standing_start
-          if cur and string.sub(cur, -1) == "1" then M.held = M.held - 1 end
-          if standing_start == "1" then M.held = M.held + 1 end
-          set(M, f, value)
+          local value = format("%d", t_ms) .. SEP .. event_id .. SEP .. standing_start
+          if cur and sub(cur, -1) == "1" then bump(M, "held", -1) end
+          if standing_start == "1" then bump(M, "held", 1) end
+          rcall("HSET", M.k_state, f, value)
         end
       end
       if group ~= "e" then remember(M, t_ms, kind, group, weight, peer) end
@@ -350,17 +356,17 @@ local function run_step(text)
       if mode == "event" and t_ms > get_num(M, "last") then set(M, "last", t_ms) end
       -- A received interaction is caused by the other member's event: cite that event's id.
       local cause = event_id
-      if mode == "received" then cause = string.sub(event_id, 1, -3) end
+      if mode == "received" then cause = sub(event_id, 1, -3) end
       evaluate(M, wm, cause, out)
     end
   end
-  local line = status .. GS .. (M.h.wm and string.format("%d", tonumber(M.h.wm)) or "")
-    .. GS .. (M.h.due and string.format("%d", tonumber(M.h.due)) or "")
-  if #out > 0 then line = line .. GS .. table.concat(out, GS) end
+  local line = status .. GS .. (M.h.wm and format("%d", tonumber(M.h.wm)) or "")
+    .. GS .. (M.h.due and format("%d", tonumber(M.h.due)) or "")
+  if #out > 0 then line = line .. GS .. concat(out, GS) end
   return line
 end
 
 local lines = {}
 for i = FIRST_STEP, #ARGV do lines[#lines + 1] = run_step(ARGV[i]) end
 for _, M in ipairs(touched) do flush(M) end
-return table.concat(lines, RS)
+return concat(lines, RS)
