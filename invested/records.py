@@ -197,11 +197,11 @@ def state_summary(raw: Mapping[str, str]) -> WindowSummary:
             standing.append(field[2:])
     return WindowSummary(
         why=raw.get("why", ""),
-        investment_centi=int(raw.get("inv", 0)),
-        interest_centi=int(raw.get("int", 0)),
+        investment_centi=int(raw.get("inv") or 0),
+        interest_centi=int(raw.get("int") or 0),
         peers=peers,
         active_days=days,
-        events=int(raw.get("n", 0)),
+        events=int(raw.get("n") or 0),
         kind_counts=dict(sorted(kinds.items())),
         standing=sorted(standing),
     )

@@ -77,17 +77,17 @@ local function load(community, member)
     k_state = tag .. ":state", k_history = tag .. ":history", k_win = tag .. ":win", k_ids = tag .. ":ids" }
   local raw = rcall("HMGET", M.k_state, unpack(CORE))
   for i = 1, #CORE do
-    if raw[i] then M.h[CORE[i]] = raw[i] end
+    local v = raw[i]
+    if v and v ~= "" then M.h[CORE[i]] = v end
   end
   members[name] = M
   touched[#touched + 1] = M
   return M
 end
 
--- A core counter.
+-- A core counter (kept at 0 rather than removed, see flush).
 local function bump(M, f, by)
-  local v = (tonumber(M.h[f]) or 0) + by
-  if v <= 0 then del(M, f) else set(M, f, v) end
+  set(M, f, (tonumber(M.h[f]) or 0) + by)
 end
 
 -- A counter field kept in Redis only; "count" (np, nd) is the number of such fields.
@@ -104,13 +104,14 @@ end
 local function flush(M)
   if next(M.dirty) == nil then return end -- duplicates, late events, stale sweeps
   set(M, "rules_version", rules_version) -- the rules of the last change
-  local hset, hdel = { M.k_state }, { M.k_state }
+  -- An absent core field is written as "" rather than deleted: HMGET of a field that is not
+  -- there scans the whole hash, and a heavy member's hash has hundreds of fields.
+  local hset = { M.k_state }
   for f in pairs(M.dirty) do
-    local v = M.h[f]
-    if v == nil then hdel[#hdel + 1] = f else hset[#hset + 1] = f; hset[#hset + 1] = v end
+    hset[#hset + 1] = f
+    hset[#hset + 1] = M.h[f] or ""
   end
-  if #hset > 1 then rcall("HSET", unpack(hset)) end
-  if #hdel > 1 then rcall("HDEL", unpack(hdel)) end
+  rcall("HSET", unpack(hset))
 end
 
 local function seg_key(community, seg)

@@ -39,6 +39,7 @@ from invested.contracts import (
     STANDING_KINDS,
     STANDING_OPENED_BY,
     EngagementEvent,
+    Kind,
     Thresholds,
 )
 from invested.records import SEP, rules_version_of, transition_json
@@ -67,7 +68,7 @@ def member_keys(community: str, member: str) -> list[str]:
     ]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Step:
     """One call of the Lua step: an own event, a received interaction, or a sweep."""
 
@@ -92,55 +93,70 @@ class StepResult:
     transitions: list[tuple[str, str]] = field(default_factory=list)  # (outbox id, json)
 
 
+@dataclass(frozen=True, slots=True)
+class KindPlan:
+    """What an event of one kind does to the window: its group, weight and standing pair."""
+
+    group: str  # "i" investment, "n" interest, "e" standing end
+    weight: int  # hundredths
+    standing_pair: str
+    standing_start: str
+
+
+_PLANS: dict[int, tuple[Rules, dict[Kind, KindPlan]]] = {}  # id(rules) -> (rules kept alive, plans)
+
+
+def kind_plans(rules: Rules) -> dict[Kind, KindPlan]:
+    """Per-kind plans of a rules object, computed once (steps_for runs per event)."""
+    cached = _PLANS.get(id(rules))
+    if cached is not None and cached[0] is rules:
+        return cached[1]
+    plans = {}
+    for kind in Kind:
+        if kind in INVESTMENT_KINDS:
+            group = "i"
+        elif kind in STANDING_END_KINDS:
+            group = "e"
+        else:
+            group = "n"
+        pair, start = "", ""
+        if kind in STANDING_KINDS:
+            pair, start = kind.value, "1"
+        elif kind in STANDING_END_KINDS:
+            pair, start = STANDING_OPENED_BY[kind].value, "0"
+        weight = rules.weight_centi(kind) if group != "e" else 0
+        plans[kind] = KindPlan(group, weight, pair, start)
+    _PLANS[id(rules)] = (rules, plans)
+    return plans
+
+
 def steps_for(event: EngagementEvent, rules: Rules) -> list[Step]:
     """The Lua steps of one event: the actor's, and the target's "received" one (peers)."""
     kind = event.kind
-    if kind in INVESTMENT_KINDS:
-        group = "i"
-    elif kind in STANDING_END_KINDS:
-        group = "e"
-    else:
-        group = "n"
-    pair, start = "", ""
-    if kind in STANDING_KINDS:
-        pair, start = kind.value, "1"
-    elif kind in STANDING_END_KINDS:
-        pair, start = STANDING_OPENED_BY[kind].value, "0"
-    peer = (
-        event.target_member if event.target_member and event.target_member != event.member else ""
-    )
+    plan = kind_plans(rules)[kind]
+    target = event.target_member
+    peer = target if target and target != event.member and plan.group == "i" else ""
     at_ms = _to_ms(event.occurred_at)
-    steps = [
-        Step(
-            "event",
-            event.community,
-            event.member,
-            event.id,
-            at_ms,
-            kind.value,
-            group,
-            rules.weight_centi(kind) if group != "e" else 0,
-            peer if group == "i" else "",
-            pair,
-            start,
-        )
-    ]
+    own = Step(
+        "event",
+        event.community,
+        event.member,
+        event.id,
+        at_ms,
+        kind.value,
+        plan.group,
+        plan.weight,
+        peer,
+        plan.standing_pair,
+        plan.standing_start,
+    )
+    if not peer:
+        return [own]
     # Peers count interactions sent *and* received: the target gains the actor as a peer.
-    if peer and group == "i":
-        steps.append(
-            Step(
-                "received",
-                event.community,
-                peer,
-                event.id + ":r",
-                at_ms,
-                kind.value,
-                "r",
-                0,
-                event.member,
-            )
-        )
-    return steps
+    received = Step(
+        "received", event.community, peer, event.id + ":r", at_ms, kind.value, "r", 0, event.member
+    )
+    return [own, received]
 
 
 def _text(value: Any) -> str:
