@@ -3,9 +3,11 @@
 -- ARGV[1..11]: window_ms, dwell_ms, enter_inv (hundredths), enter_peers, enter_days,
 --              stay_inv (hundredths), stay_peers, rules_version, history_limit, stream_maxlen,
 --              emit ("0": a quiet replay, no live stream and no outbox)
--- ARGV[12..]:  one step each, fields joined by SEP: mode, community, member, event_id, digest
---              (the first 12 hex digits of sha1(event_id)), t_ms, kind, group, weight, peer,
---              standing_pair, standing_start
+-- ARGV[12]:    the window codes: "code:kind:group;..." (store.py WINDOW_CODES)
+-- ARGV[13..]:  one step each, fields joined by SEP: mode, community, member, event_id, digest
+--              (the first 10 hex digits of sha1(event_id)), t_ms, kind, code (window code of
+--              the kind, "*" for a received interaction), group, weight, peer, standing_pair,
+--              standing_start
 --   mode "event"    an own event of the member: dedupe, catch up due inactivity, window update,
 --                   prune, evaluate, compare-and-set the segment.
 --        "received" another member interacted with this one: counts towards peers only.
@@ -29,7 +31,12 @@ local enter_inv, enter_peers, enter_days = tonumber(ARGV[3]), tonumber(ARGV[4]),
 local stay_inv, stay_peers = tonumber(ARGV[6]), tonumber(ARGV[7])
 local rules_version, history_limit, stream_maxlen = ARGV[8], tonumber(ARGV[9]), ARGV[10]
 local emit = ARGV[11] ~= "0"
-local FIRST_STEP = 12
+local FIRST_STEP = 13
+local CODE_KIND, CODE_GROUP = {}, {}
+for code, kind, group in string.gmatch(ARGV[12], "([^:;]+):([^:;]+):([^:;]+)") do
+  CODE_KIND[code], CODE_GROUP[code] = kind, group
+end
+CODE_GROUP["*"] = "r"
 local GS, RS = "\29", "\30"
 local DUE, OUTBOX, COMMUNITIES = "inv:due", "inv:outbox", "inv:communities"
 
@@ -119,12 +126,15 @@ local function seg_key(community, seg)
 end
 
 -- ---------------------------------------------------------------- window
--- entry = sha1(id)[:12] SEP kind SEP group SEP weight SEP peer ; score = event time (ms).
+-- entry = sha1(id)[:10] code weight SEP peer ; score = event time (ms). The code (one
+-- character) names kind and group, so an entry costs ~13 bytes plus its peer.
 -- An entry is a function of the event alone, so a redelivery gives the same entry: the window
--- itself dedupes. 48-bit digests: a collision inside one member's window is negligible.
+-- itself dedupes. 40-bit digests: a collision inside one member's window is negligible.
 local function forget(M, entry, at)
-  local f = split(entry)
-  local ekind, egroup, eweight, epeer = f[2], f[3], tonumber(f[4]), f[5]
+  local code = sub(entry, 11, 11)
+  local cut = find(entry, SEP, 12, true)
+  local ekind, egroup = CODE_KIND[code], CODE_GROUP[code]
+  local eweight, epeer = tonumber(sub(entry, 12, cut - 1)), sub(entry, cut + 1)
   if egroup == "i" then
     bump(M, "inv", -eweight)
     bump_field(M, "d:" .. floor(at / DAY_MS), -1, "nd")
@@ -300,8 +310,8 @@ end
 local function run_step(text)
   local a = split(text)
   local mode, community, member, event_id, digest = a[1], a[2], a[3], a[4], a[5]
-  local t_ms, kind, group, weight, peer = tonumber(a[6]), a[7], a[8], a[9], a[10]
-  local standing_pair, standing_start = a[11], a[12]
+  local t_ms, kind, code, group, weight, peer = tonumber(a[6]), a[7], a[8], a[9], a[10], a[11]
+  local standing_pair, standing_start = a[12], a[13]
   local M = load(community, member)
   local out = {}
   local is_new = M.h.segment == nil
@@ -320,10 +330,10 @@ local function run_step(text)
     if catch_up(M, t_ms, out) == 0 then status = "none" end
   else
     local wm = tonumber(M.h.wm)
-    local entry = digest .. SEP .. kind .. SEP .. group .. SEP .. weight .. SEP .. peer
+    local entry = digest .. code .. weight .. SEP .. peer
     if wm ~= nil and t_ms <= wm - window_ms then
       status = "late"
-    elseif group == "e" and rcall("ZADD", M.k_ids, "NX", t_ms, event_id) == 0 then
+    elseif group == "e" and rcall("ZADD", M.k_ids, "NX", t_ms, digest) == 0 then
       status = "dup"
     elseif group ~= "e" and rcall("ZADD", M.k_win, "NX", t_ms, entry) == 0 then
       status = "dup"

@@ -6,8 +6,8 @@ member sharing the hash tag ``{community/member}``:
 
 | Key | Type | Content |
 | --- | --- | --- |
-| ``inv:{c/m}:win`` | zset | window entries ``sha1(id)[:12]␟kind␟group␟weight␟peer`` by event time (a redelivery gives the same entry: the window dedupes) |
-| ``inv:{c/m}:ids`` | zset | ids of standing-end events (unfollow, leave, ...) in the window (dedupe) |
+| ``inv:{c/m}:win`` | zset | window entries ``sha1(id)[:10]`` + kind code + ``weight␟peer`` by event time (a redelivery gives the same entry: the window dedupes) |
+| ``inv:{c/m}:ids`` | zset | id digests of standing-end events (unfollow, leave, ...) in the window (dedupe) |
 | ``inv:due`` | zset | ``community/member`` → due time (ms): when the segment can next change |
 | ``inv:outbox`` | stream | transitions committed in Redis, not yet acknowledged by Kafka |
 
@@ -47,6 +47,33 @@ from services.classifier.rules import Rules
 
 LUA = Path(__file__).with_name("store.lua").read_text()
 LUA_SHA = hashlib.sha1(LUA.encode()).hexdigest()
+# One character per kind in window entries. Stored data depends on them: never reuse or change
+# a code, only add new ones.
+WINDOW_CODES: dict[Kind, str] = {
+    Kind.VIEW: "v",
+    Kind.REACT: "r",
+    Kind.STAR: "s",
+    Kind.FORK: "f",
+    Kind.DOWNLOAD: "d",
+    Kind.FOLLOW: "F",
+    Kind.UNFOLLOW: "U",
+    Kind.JOIN: "J",
+    Kind.LEAVE: "L",
+    Kind.SUBSCRIBE: "S",
+    Kind.UNSUBSCRIBE: "Z",
+    Kind.UNSTAR: "X",
+    Kind.POST: "p",
+    Kind.REPLY: "y",
+    Kind.COMMENT: "c",
+    Kind.MENTION: "m",
+    Kind.ANSWER: "a",
+    Kind.REVIEW: "w",
+    Kind.CONTRIBUTE: "b",
+    Kind.FEEDBACK: "k",
+    Kind.ATTEND: "t",
+    Kind.HOST: "h",
+}
+RECEIVED_CODE = "*"
 GS, RS = "\x1d", "\x1e"  # separators of the script's result: fields, steps
 MAX_STEPS_PER_CALL = 1000  # bounds how long one call holds Redis (~10-20 ms)
 DUE = f"{keys.PREFIX}:due"
@@ -78,6 +105,7 @@ class Step:
     event_id: str
     at_ms: int
     kind: str = ""
+    code: str = ""  # the kind's WINDOW_CODES entry, RECEIVED_CODE for a received interaction
     group: str = ""
     weight: int = 0
     peer: str = ""
@@ -98,6 +126,7 @@ class KindPlan:
     """What an event of one kind does to the window: its group, weight and standing pair."""
 
     group: str  # "i" investment, "n" interest, "e" standing end
+    code: str  # WINDOW_CODES
     weight: int  # hundredths
     standing_pair: str
     standing_start: str
@@ -125,7 +154,7 @@ def kind_plans(rules: Rules) -> dict[Kind, KindPlan]:
         elif kind in STANDING_END_KINDS:
             pair, start = STANDING_OPENED_BY[kind].value, "0"
         weight = rules.weight_centi(kind) if group != "e" else 0
-        plans[kind] = KindPlan(group, weight, pair, start)
+        plans[kind] = KindPlan(group, WINDOW_CODES[kind], weight, pair, start)
     _PLANS[id(rules)] = (rules, plans)
     return plans
 
@@ -144,6 +173,7 @@ def steps_for(event: EngagementEvent, rules: Rules) -> list[Step]:
         event.id,
         at_ms,
         kind.value,
+        plan.code,
         plan.group,
         plan.weight,
         peer,
@@ -154,7 +184,16 @@ def steps_for(event: EngagementEvent, rules: Rules) -> list[Step]:
         return [own]
     # Peers count interactions sent *and* received: the target gains the actor as a peer.
     received = Step(
-        "received", event.community, peer, event.id + ":r", at_ms, kind.value, "r", 0, event.member
+        "received",
+        event.community,
+        peer,
+        event.id + ":r",
+        at_ms,
+        kind.value,
+        RECEIVED_CODE,
+        "r",
+        0,
+        event.member,
     )
     return [own, received]
 
@@ -174,6 +213,7 @@ class Store:
         self.rules = rules
         self.history_limit = history_limit
         self._thresholds: dict[str, Thresholds] = {rules.rules_version: rules.thresholds()}
+        self.plans = kind_plans(rules)
         self._rule_args = [
             rules.window_ms,
             rules.dwell_ms,
@@ -186,16 +226,17 @@ class Store:
             history_limit,
             keys.TRANSITION_STREAM_MAXLEN,
             "1" if emit else "0",
+            ";".join(f"{p.code}:{kind.value}:{p.group}" for kind, p in self.plans.items()),
         ]
 
     @staticmethod
     def encode(step: Step) -> str:
         """The step as one script argument (the event id's digest names its window entry)."""
-        digest = hashlib.sha1(step.event_id.encode()).hexdigest()[:12]
+        digest = hashlib.sha1(step.event_id.encode()).hexdigest()[:10]
         return (
             f"{step.mode}{SEP}{step.community}{SEP}{step.member}{SEP}{step.event_id}{SEP}"
-            f"{digest}{SEP}{step.at_ms}{SEP}{step.kind}{SEP}{step.group}{SEP}{step.weight}{SEP}"
-            f"{step.peer}{SEP}{step.standing_pair}{SEP}{step.standing_start}"
+            f"{digest}{SEP}{step.at_ms}{SEP}{step.kind}{SEP}{step.code}{SEP}{step.group}{SEP}"
+            f"{step.weight}{SEP}{step.peer}{SEP}{step.standing_pair}{SEP}{step.standing_start}"
         )
 
     async def _call(self, encoded: list[str]) -> list[str]:
