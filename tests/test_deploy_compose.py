@@ -555,3 +555,14 @@ def test_secret_settings_list_is_not_empty() -> None:
         or name in SECRET_SETTINGS
         for name in SETTING_NAMES
     )
+
+
+def test_compose_redis_uses_the_memory_tuning_the_benchmarks_measured() -> None:
+    """The listpack limits behind the measured bytes per member (README Performance) are the same
+    in production as in the embedded stack."""
+    from invested.stack import REDIS_MEMORY_ARGS
+
+    command = [str(part) for part in compose()["services"]["redis"]["command"]]
+    for flag, value in zip(REDIS_MEMORY_ARGS[::2], REDIS_MEMORY_ARGS[1::2], strict=True):
+        assert flag in command, flag
+        assert command[command.index(flag) + 1] == value, flag
