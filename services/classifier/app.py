@@ -1,7 +1,7 @@
 """Classifier wiring: a Faust app consuming ``engagement.events`` in batches.
 
-Per batch (``stream.take_events``), one Redis round trip applies every event atomically (see
-``store.lua``); transitions go to ``member.transitions`` keyed by community/member, and leave the
+Per batch (``stream.take_events``), one Redis script call applies every event atomically (see
+``store.lua``), while Faust gathers the next batch; transitions go to ``member.transitions`` keyed by community/member, and leave the
 Redis outbox only once Kafka acknowledged them. Timers run the inactivity sweep, re-publish a
 dead worker's outbox and refresh the segment-size gauges. ``/metrics`` and ``/healthz`` are
 served by Faust's web server on ``INVESTED_CLASSIFIER_METRICS_PORT``.
