@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import phases
+from bench import chart, phases
 from bench.procs import python_module
 from invested.stack import EmbeddedStack
 
@@ -363,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         derive(results)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        chart.write(results, args.out)
         if args.keep_workdir:
             print(f"bench: logs kept in {workdir}", file=sys.stderr)
         else:
@@ -374,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{m['cores']} cores, {m['memory_gib']} GiB; {results['seconds']} s)"
     )
     print(table(results))
-    print(f"\nresults: {args.out}")
+    print(f"\nresults: {args.out} (chart: {args.out.with_suffix('.svg')})")
     return 0
 
 

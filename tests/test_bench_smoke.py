@@ -93,3 +93,19 @@ def test_harness_end_to_end_on_a_tiny_workload(tmp_path: Path) -> None:
     assert "classifier_vs_bare_faust >= 0.70" in results["targets"]
     assert "classifier throughput" in run.table(results)
     json.dumps(results)  # the results file must be writable as JSON
+
+
+def test_chart_marks_met_and_missed_targets() -> None:
+    from xml.dom import minidom
+
+    from bench import chart
+
+    svg = chart.render(
+        {"date": "2026-11-25", "mode": "quick", "classifier_vs_bare_faust": 0.8,
+         "redis_bytes_per_member": 4096.0, "classifier_events_per_s": 8000.0,
+         "bare_faust_events_per_s": 10000.0}
+    )  # fmt: skip
+    minidom.parseString(svg)  # well-formed
+    assert svg.count(f'fill="{chart.GREEN}"') == 1  # 0.8 >= 0.7
+    assert svg.count(f'fill="{chart.RED}"') == 1  # 4096 B > 2048 B
+    assert svg.count("not measured") == 4 + 1  # four targets and the naive rate
