@@ -417,11 +417,15 @@ def test_dead_letters_keep_the_raw_body_and_no_signatures() -> None:
 
 
 def test_producer_gives_up_on_a_record_when_ingest_answers_503() -> None:
-    from services.ingest.producer import producer_config
+    from services.ingest.producer import MAX_REQUEST_BYTES, append_seconds, producer_config
 
-    config = producer_config(load_settings({"INVESTED_PRODUCE_TIMEOUT_SECONDS": "3"}))
-    assert config["acks"] == "all" and config["delivery_timeout_ms"] == 3000
-    assert config["delivery_timeout_ms"] >= config["linger_ms"] + config["request_timeout_ms"]
-    assert config["max_block_ms"] <= 3000 and "enable_idempotence" not in config
+    settings = load_settings({"INVESTED_PRODUCE_TIMEOUT_SECONDS": "3"})
+    config = producer_config(settings)
+    assert config["acks"] == "all" and config["max_request_size"] == MAX_REQUEST_BYTES
+    # A batch expires (never sent again) by the deadline of the first request in it, which had
+    # at most append_seconds to put its records in.
+    assert 0 < append_seconds(settings) <= 1.5
+    assert config["request_timeout_ms"] + append_seconds(settings) * 1000 <= 3000
+    assert config["enable_idempotence"] is False
     idempotent = load_settings({"INVESTED_KAFKA_IDEMPOTENT_PRODUCER": "true"})
     assert producer_config(idempotent)["enable_idempotence"] is True

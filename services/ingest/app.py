@@ -44,10 +44,10 @@ from services.ingest.dedupe import Dedupe
 from services.ingest.metrics import (
     DEADLETTERED,
     DUPLICATES,
-    EVENTS_PUBLISHED,
-    PRODUCE_LATENCY,
     SIGNATURE_FAILURES,
-    WEBHOOKS_RECEIVED,
+    events_published,
+    produce_latency,
+    webhooks_received,
 )
 from services.ingest.producer import BrokerUnavailable, EventProducer, Record
 from services.ingest.signatures import SignatureError, Verifier, build_verifiers
@@ -68,9 +68,19 @@ class BodyTooLarge(Exception):
     pass
 
 
-def error(status: int, code: str, *, retry: bool = False, **extra: Any) -> JSONResponse:
+# Starlette's JSONResponse settings (compact, UTF-8, no NaN) in one encoder built once: JSONResponse
+# passes them to json.dumps, which then builds an encoder per answer.
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def answer(content: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON answer, as Starlette's JSONResponse renders it."""
+    return Response(_JSON.encode(content).encode(), status, headers, media_type="application/json")
+
+
+def error(status: int, code: str, *, retry: bool = False, **extra: Any) -> Response:
     headers = {"Retry-After": RETRY_AFTER_SECONDS} if retry else None
-    return JSONResponse({"error": code, **extra}, status_code=status, headers=headers)
+    return answer({"error": code, **extra}, status, headers)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -80,12 +90,21 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    receive = request.receive  # the ASGI messages themselves: no stream generator per request
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        if message["type"] != "http.request":
+            continue
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+        if chunk:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -154,14 +173,16 @@ class Ingest:
 
     async def stop(self) -> None:
         await self.producer.stop()
+        await self.dedupe.drain()
         await self.redis.aclose()
 
     async def handle(self, platform: Platform, request: Request) -> tuple[Response, str]:
         """The answer and the outcome label for one webhook request."""
         received_at = utcnow()
+        source = platform.value  # once: an enum's .value is a slow property lookup
         verifier = self.verifiers.get(platform)
         if verifier is None:
-            return error(503, "not_configured", platform=platform.value), "not_configured"
+            return error(503, "not_configured", platform=source), "not_configured"
 
         try:
             body = await read_body(request, self.settings.max_body_bytes)
@@ -172,11 +193,14 @@ class Ingest:
         except ClientDisconnect:
             return error(400, "client_disconnected"), "bad_request"
 
-        headers = {name.lower(): value for name, value in request.headers.items()}
+        headers = {
+            key.decode("latin-1").lower(): value.decode("latin-1")
+            for key, value in request.scope["headers"]
+        }
         try:
             verifier.verify(headers, body, time.time())
         except SignatureError as exc:
-            SIGNATURE_FAILURES.labels(platform.value, exc.reason).inc()
+            SIGNATURE_FAILURES.labels(source, exc.reason).inc()
             return error(401, exc.reason), "unauthorized"
 
         try:
@@ -189,16 +213,16 @@ class Ingest:
         if handshake is not None:
             if handshake.body is None:
                 return Response(status_code=handshake.status), "handshake"
-            return JSONResponse(handshake.body, status_code=handshake.status), "handshake"
+            return answer(handshake.body, handshake.status), "handshake"
 
         delivery_id = safe_text(
             adapter.delivery_id(headers, payload) or ("sha256:" + hashlib.sha256(body).hexdigest())
         )
         if len(delivery_id) > MAX_DELIVERY_ID:  # hash, not truncate: no false duplicates
             delivery_id = "sha256:" + hashlib.sha256(delivery_id.encode()).hexdigest()
-        if await self.dedupe.seen(platform.value, delivery_id):
-            DUPLICATES.labels(platform.value).inc()
-            return JSONResponse({"status": "duplicate", "delivery_id": delivery_id}), "duplicate"
+        if await self.dedupe.seen(source, delivery_id):
+            DUPLICATES.labels(source).inc()
+            return answer({"status": "duplicate", "delivery_id": delivery_id}), "duplicate"
 
         delivery = Delivery(platform, headers, payload, delivery_id, received_at)
         events: list[EngagementEvent] = []
@@ -208,7 +232,7 @@ class Ingest:
         except Unmappable as exc:
             reason, detail, event_key = exc.reason, exc.detail, exc.event_key
         except Exception as exc:  # a bug in an adapter must not lose an authentic payload
-            log.exception("adapter %s failed; dead-lettering the payload", platform.value)
+            log.exception("adapter %s failed; dead-lettering the payload", source)
             reason, detail, event_key = ADAPTER_ERROR, type(exc).__name__, ""
         if not events and not reason:
             reason, detail, event_key = "no_events", "the mapping produced no event", ""
@@ -226,23 +250,20 @@ class Ingest:
         try:
             await self.producer.publish(records)
         except BrokerUnavailable as exc:
-            log.warning("broker unavailable for %s delivery: %s", platform.value, exc)
+            log.warning("broker unavailable for %s delivery: %s", source, exc)
             return error(503, "broker_unavailable", retry=True), "broker_unavailable"
-        PRODUCE_LATENCY.labels(platform.value).observe(time.perf_counter() - started)
-        await self.dedupe.mark(platform.value, delivery_id)
+        produce_latency(source).observe(time.perf_counter() - started)
+        self.dedupe.mark(source, delivery_id)  # queued: the answer does not wait
 
         if reason:
-            DEADLETTERED.labels(platform.value, reason).inc()
-            log.info(
-                "dead-lettered %s delivery (%s: %s)", platform.value, reason, safe_text(detail)
-            )
-            return JSONResponse(
-                {"status": "deadlettered", "reason": reason, "delivery_id": delivery_id},
-                status_code=202,
+            DEADLETTERED.labels(source, reason).inc()
+            log.info("dead-lettered %s delivery (%s: %s)", source, reason, safe_text(detail))
+            return answer(
+                {"status": "deadlettered", "reason": reason, "delivery_id": delivery_id}, 202
             ), "deadlettered"
         for event in events:
-            EVENTS_PUBLISHED.labels(platform.value, event.kind.value).inc()
-        return JSONResponse(
+            events_published(source, event.kind).inc()  # StrEnum: label is its value
+        return answer(
             {
                 "status": "accepted",
                 "delivery_id": delivery_id,
@@ -286,7 +307,7 @@ def create_app(settings: Settings) -> Starlette:
                 # platform retries the delivery once it is fixed: nothing authentic is lost.
                 log.exception("unexpected error handling a %s webhook", platform.value)
                 response, outcome = error(503, "internal_error", retry=True), "internal_error"
-            WEBHOOKS_RECEIVED.labels(platform.value, outcome).inc()
+            webhooks_received(platform, outcome).inc()
             return response
 
         return endpoint

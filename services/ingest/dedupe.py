@@ -5,8 +5,15 @@ failed produce into a lost event (the platform's retry would look like a duplica
 concurrent copies of one delivery can both get through; their events carry the same
 deterministic ids, so the classifier still counts them once.
 
-Redis being down must not stop ingest: a failed lookup is treated as "not seen" (and counted in
-``invested_ingest_dedupe_errors_total``).
+Lookups and marks of concurrent requests share round trips: whatever was asked while the
+previous round trip was under way goes out as one script call (:data:`TRIP_SCRIPT`: the marks,
+then the lookups), so a burst of webhooks costs one command, not two round trips each. A lookup
+waits for its answer; a mark is queued (the webhook's answer does not wait for Redis) and goes
+out before any lookup asked after it, so a redelivery reaching this process after the answer
+always sees it.
+
+Redis being down must not stop ingest: a failed lookup is treated as "not seen" and a failed
+mark is only logged (both counted in ``invested_ingest_dedupe_errors_total``, one per webhook).
 
 Keys: ``inv:ingest:seen:<platform>:<sha256 of the delivery id>``, value ``1``, TTL
 ``INVESTED_DEDUPE_TTL_SECONDS``.
@@ -14,42 +21,124 @@ Keys: ``inv:ingest:seen:<platform>:<sha256 of the delivery id>``, value ``1``, T
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from services.ingest.metrics import DEDUPE_ERRORS
 
 log = logging.getLogger(__name__)
 
 PREFIX = "inv:ingest:seen"
+MAX_KEYS_PER_TRIP = 1000  # bounds one script call; the rest goes in the next trip
+# KEYS: the marks (ARGV[2] of them), then the lookups. SET ... EX for each mark; the answer is
+# one string of "0"/"1", a character per lookup (one bulk reply parses faster than an array).
+# One command, so Redis runs it in one go and a mark precedes the lookups after it.
+TRIP_SCRIPT = """
+local marks = tonumber(ARGV[2])
+for i = 1, marks do
+  redis.call('SET', KEYS[i], '1', 'EX', ARGV[1])
+end
+local found = {}
+for i = marks + 1, #KEYS do
+  found[#found + 1] = redis.call('EXISTS', KEYS[i])
+end
+return table.concat(found)
+"""
+TRIP_SHA = hashlib.sha1(TRIP_SCRIPT.encode()).hexdigest()
+_FOUND = ord("1")
 
 
 def dedupe_key(platform: str, delivery_id: str) -> str:
+    """The Redis key remembering one platform delivery id."""
     digest = hashlib.sha256(delivery_id.encode("utf-8", errors="surrogatepass")).hexdigest()
     return f"{PREFIX}:{platform}:{digest}"
 
 
 class Dedupe:
+    """``seen`` before producing, ``mark`` after the acks; both batched across requests."""
+
     def __init__(self, client: aioredis.Redis, ttl_seconds: int) -> None:
         self._client = client
         self._ttl = ttl_seconds
+        self._lookups: list[tuple[str, asyncio.Future[bool]]] = []
+        self._marks: list[str] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def seen(self, platform: str, delivery_id: str) -> bool:
-        try:
-            return bool(await self._client.exists(dedupe_key(platform, delivery_id)))
-        except (RedisError, OSError) as exc:
-            DEDUPE_ERRORS.labels("check").inc()
-            log.warning("dedupe lookup failed, carrying on without it: %s", type(exc).__name__)
-            return False
+        """Was this delivery marked before? False when Redis cannot tell."""
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._lookups.append((dedupe_key(platform, delivery_id), waiter))
+        self._wake()
+        return await waiter
 
-    async def mark(self, platform: str, delivery_id: str) -> None:
+    def mark(self, platform: str, delivery_id: str) -> None:
+        """Remember this delivery (call only once its records were acked). Queued, not awaited:
+        it is written before any lookup that comes after it; failures are logged and counted."""
+        self._marks.append(dedupe_key(platform, delivery_id))
+        self._wake()
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Wait until the queued marks are written (or failed); for shutdown."""
+        flusher = self._flusher
+        if flusher is not None and not flusher.done():
+            await asyncio.wait([flusher], timeout=timeout)
+
+    def _wake(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        """Round trips until nothing is queued; one at a time, so requests gather meanwhile."""
+        while self._lookups or self._marks:
+            marks = self._marks[:MAX_KEYS_PER_TRIP]
+            del self._marks[: len(marks)]
+            lookups = self._lookups[: MAX_KEYS_PER_TRIP - len(marks)]
+            del self._lookups[: len(lookups)]
+            try:
+                found = await self._trip(marks, [key for key, _ in lookups])
+            except (RedisError, OSError) as exc:
+                self._failed(marks, lookups, exc)
+            except BaseException as exc:  # cancelled (shutdown) or a bug: nobody waits forever
+                self._failed(marks, lookups, exc)
+                raise
+            else:
+                for index, (_, waiter) in enumerate(lookups):
+                    if not waiter.done():
+                        waiter.set_result(index < len(found) and found[index] == _FOUND)
+
+    async def _trip(self, marks: list[str], lookups: list[str]) -> bytes:
+        """One script call; the script is loaded on first use (and after a Redis restart)."""
+        keys = len(marks) + len(lookups)
+        args = (*marks, *lookups, str(self._ttl), str(len(marks)))
         try:
-            await self._client.set(dedupe_key(platform, delivery_id), 1, ex=self._ttl)
-        except (RedisError, OSError) as exc:
-            DEDUPE_ERRORS.labels("mark").inc()
+            reply = await self._client.evalsha(TRIP_SHA, keys, *args)  # type: ignore[misc]
+        except NoScriptError:
+            await self._client.script_load(TRIP_SCRIPT)  # type: ignore[misc]
+            reply = await self._client.evalsha(TRIP_SHA, keys, *args)  # type: ignore[misc]
+        return reply if isinstance(reply, bytes) else str(reply).encode()
+
+    @staticmethod
+    def _failed(
+        marks: list[str], lookups: list[tuple[str, asyncio.Future[bool]]], exc: BaseException
+    ) -> None:
+        if marks:
+            DEDUPE_ERRORS.labels("mark").inc(len(marks))
             log.warning(
-                "dedupe mark failed (a redelivery may produce again): %s", type(exc).__name__
+                "dedupe mark failed for %d deliveries (a redelivery may produce again): %s",
+                len(marks),
+                type(exc).__name__,
             )
+        if lookups:
+            DEDUPE_ERRORS.labels("check").inc(len(lookups))
+            log.warning(
+                "dedupe lookup failed for %d deliveries, carrying on without it: %s",
+                len(lookups),
+                type(exc).__name__,
+            )
+        for _, waiter in lookups:
+            if not waiter.done():
+                waiter.set_result(False)

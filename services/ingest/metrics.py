@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import Counter, Histogram
 
 from invested import metric_defs as names
@@ -43,3 +45,9 @@ DEDUPE_ERRORS = Counter(
     "Redis errors of the delivery-id dedupe (ingest carries on; event ids stay deterministic).",
     ["operation"],
 )
+
+# The per-request label children, looked up once per label set (every label value above comes
+# from a fixed set: routes, outcomes, kinds, reason codes).
+webhooks_received = functools.cache(WEBHOOKS_RECEIVED.labels)
+events_published = functools.cache(EVENTS_PUBLISHED.labels)
+produce_latency = functools.cache(PRODUCE_LATENCY.labels)

@@ -1,32 +1,59 @@
-"""kafka-python's KafkaProducer (acks=all), bridged to asyncio without blocking the event loop.
+"""aiokafka's AIOKafkaProducer (acks=all) on the service's event loop, with a deadline per request.
 
-``send()`` can block (metadata fetch, full buffer), so it runs on a small thread pool; each
-record's future reports back through ``loop.call_soon_threadsafe``. A request is acknowledged only
-when *every* one of its records is acked. The producer's ``delivery_timeout_ms`` equals the
-produce timeout, so a record that could not be delivered has *expired* (and will never be written
-later) by the time ingest answers 503: the platform's retry is then the only copy, which keeps a
-broker outage from turning into duplicates.
+``publish(records)`` returns once the broker acknowledged *every* record of one webhook, or raises
+:class:`BrokerUnavailable` (ingest answers 503 and the platform retries). Records of concurrent
+requests share the producer's batches: while one produce request is on the wire, the records of
+every request that arrives meanwhile gather in one batch per partition and leave together, so the
+broker sees one request per round trip however many webhooks are waiting. Nothing runs on a
+thread; a dead broker costs the waiting requests their deadline and never blocks the loop.
+
+What holds for a request with produce timeout ``T`` (``INVESTED_PRODUCE_TIMEOUT_SECONDS``):
+
+* it is answered only once every one of its records was acked (2xx), or after a failure or at the
+  latest its deadline ``T`` (503). Appending its records to the producer's batches may take at
+  most ``APPEND_SHARE`` of ``T``; past that, no further record of the request is appended.
+* **no record is sent to the broker, nor re-sent, after its request's deadline.** A batch lives
+  ``T`` minus the append allowance (``request_timeout_ms``), counted from its creation, which is
+  no earlier than the start of the first request in it: so it has expired when the earliest of
+  its requests reaches its deadline. aiokafka checks expiry before retrying a failed batch, and
+  :func:`_expire_before_drain` makes its sender check it before *every* send too (aiokafka alone
+  only does so for partitions without a leader): an expired batch still waiting for the
+  connection — behind a produce request that hangs — is failed instead of sent late. The
+  platform's retry of a 503 is then the only copy of such records.
+* what the client cannot know: a produce request already on the wire when the deadline passes
+  may still be written by the broker (any Kafka producer has this window). Neither can a request
+  with records on several partitions be all-or-nothing: one partition may ack while another
+  fails. Event ids are deterministic, so such a copy next to the platform's retry is counted once
+  by the classifier.
+* with ``INVESTED_KAFKA_IDEMPOTENT_PRODUCER`` (``enable_idempotence``) a batch that was sent once
+  holds a sequence number; aiokafka retries it until the broker answers (dropping it would
+  break the sequence) and the broker writes it at most once. Such a batch may land after its
+  request's deadline. Batches never sent still expire as above.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.partitioner import murmur2
 
 from invested.settings import Settings
 
 log = logging.getLogger(__name__)
 
-LINGER_MS = 2  # small batches across concurrent requests, at ~no latency cost
-MAX_BLOCK_MS = 1500  # a dead broker must fail a request fast, not hold a worker thread
+LINGER_MS = 5  # after each produce request, wait this long for more records to batch
+MAX_BATCH_BYTES = 512 * 1024  # per partition and request: room for every concurrent webhook
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # dead letters carry raw bodies (up to max_body_bytes)
+APPEND_SHARE = 0.15  # of the produce timeout: metadata lookup and a free batch slot
+MAX_APPEND_SECONDS = 1.5  # a dead broker must fail a request fast
+MIN_TIMEOUT_MS = 100
 
 
 class BrokerUnavailable(Exception):
@@ -35,88 +62,144 @@ class BrokerUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Record:
+    """One Kafka record: topic, partition key (murmur2 partitioner), value."""
+
     topic: str
     key: bytes | None
     value: bytes
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def key_hash(key: bytes) -> int:
+    """The default partitioner's hash of a key (Java's, kafka-python's, aiokafka's): the
+    partition is this modulo the partition count. Cached: murmur2 is pure Python here and the
+    keys (``community/member``) repeat."""
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def append_seconds(settings: Settings) -> float:
+    """How long a request may take to get its records into the producer's batches."""
+    return min(MAX_APPEND_SECONDS, settings.produce_timeout_seconds * APPEND_SHARE)
+
+
 def producer_config(settings: Settings) -> dict[str, Any]:
-    delivery_ms = max(int(settings.produce_timeout_seconds * 1000), 100)
+    """AIOKafkaProducer keyword arguments (see the module docstring for the timeouts)."""
+    timeout_ms = settings.produce_timeout_seconds * 1000
+    # Batch lifetime, produce request timeout and metadata wait: expired by the deadline of the
+    # earliest request in a batch (created at most append_seconds after that request started).
+    request_ms = max(int(timeout_ms - append_seconds(settings) * 1000), MIN_TIMEOUT_MS)
     config: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers,
         "client_id": "invested-ingest",
         "acks": "all",
         "linger_ms": LINGER_MS,
-        "delivery_timeout_ms": delivery_ms,
-        # kafka-python requires delivery_timeout >= linger + request_timeout.
-        "request_timeout_ms": delivery_ms - LINGER_MS,
-        "max_block_ms": min(MAX_BLOCK_MS, delivery_ms),
-        "retry_backoff_ms": 100,
-        "reconnect_backoff_max_ms": 1000,
+        "max_batch_size": MAX_BATCH_BYTES,
         "max_request_size": MAX_REQUEST_BYTES,
+        "request_timeout_ms": request_ms,
+        "retry_backoff_ms": 100,
+        "enable_idempotence": settings.kafka_idempotent_producer,
     }
-    if settings.kafka_idempotent_producer:
-        config["enable_idempotence"] = True
     return config
 
 
+def _expire_before_drain(
+    accumulator: Any, drain: Callable[..., Any], idempotent: bool
+) -> Callable[..., Any]:
+    """Wrap ``MessageAccumulator.drain_by_nodes`` (what the sender calls right before it sends):
+    fail expired batches instead of sending them (aiokafka only expires leaderless ones there)."""
+
+    def drain_by_nodes(ignore_nodes: Any, muted_partitions: Any = frozenset()) -> Any:
+        batches = accumulator._batches
+        for tp in [tp for tp, queue in batches.items() if queue and queue[0].expired()]:
+            queue = batches[tp]
+            while queue and queue[0].expired():
+                batch = queue[0]
+                if batch.retry_count == 0:  # never sent: no sequence number, no bookkeeping yet
+                    queue.popleft()
+                elif idempotent:  # holds a sequence number: aiokafka retries it to the end
+                    break
+                else:  # sent before and re-enqueued: pop as aiokafka does, then fail
+                    accumulator._pop_batch(tp)
+                batch.failure(exception=KafkaTimeoutError("batch expired before it could be sent"))
+            if not queue:
+                batches.pop(tp, None)
+        return drain(ignore_nodes, muted_partitions)
+
+    return drain_by_nodes
+
+
 class EventProducer:
-    """Async facade over one shared KafkaProducer (thread-safe)."""
+    """One shared AIOKafkaProducer; :meth:`publish` is one webhook's records."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._producer: KafkaProducer | None = None
-        # send() blocks at most MAX_BLOCK_MS; a few threads keep many requests moving.
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest-produce")
+        self._producer: AIOKafkaProducer | None = None
         self.timeout = settings.produce_timeout_seconds
+        self.append_timeout = append_seconds(settings)
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        config = producer_config(self._settings)
-        self._producer = await loop.run_in_executor(self._pool, lambda: KafkaProducer(**config))
+        producer = AIOKafkaProducer(**producer_config(self._settings))
+        accumulator = producer._message_accumulator
+        accumulator.drain_by_nodes = _expire_before_drain(
+            accumulator, accumulator.drain_by_nodes, self._settings.kafka_idempotent_producer
+        )
+        await producer.start()
+        self._producer = producer
 
     async def stop(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._pool, lambda: producer.close(timeout=5))
-        self._pool.shutdown(wait=False)
+            await producer.stop()  # flushes what is pending (each batch expires on its own)
 
     async def publish(self, records: Sequence[Record]) -> None:
         """Return once the broker acked every record; else raise :class:`BrokerUnavailable`."""
         producer = self._producer
         if producer is None:
             raise BrokerUnavailable("producer not started")
+        cluster = producer.client.cluster
         loop = asyncio.get_running_loop()
-        waiters: list[asyncio.Future[None]] = [loop.create_future() for _ in records]
-        for waiter in waiters:
-            # Whatever happens to the request, nobody is left with an unretrieved exception.
-            waiter.add_done_callback(_consume)
-
-        def resolve(waiter: asyncio.Future[None], error: BaseException | None) -> None:
-            if waiter.done():
-                return
-            if error is None:
-                waiter.set_result(None)
-            else:
-                waiter.set_exception(error)
-
-        def send_all() -> None:  # runs on the pool: send() may block up to max_block_ms
-            for record, waiter in zip(records, waiters, strict=True):
-                future = producer.send(record.topic, key=record.key, value=record.value)
-                future.add_callback(
-                    lambda _md, w=waiter: loop.call_soon_threadsafe(resolve, w, None)
-                )
-                future.add_errback(lambda exc, w=waiter: loop.call_soon_threadsafe(resolve, w, exc))
-
+        started = loop.time()
+        deadline = started + self.timeout
+        acks: list[asyncio.Future[Any]] = []
+        appended = False
         try:
-            await loop.run_in_executor(self._pool, send_all)
-            # The producer's own delivery timeout fires first; this margin only guards bugs.
-            await asyncio.wait_for(asyncio.gather(*waiters), self.timeout + 2.0)
-        except (KafkaError, TimeoutError) as exc:
-            raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from None
+            async with asyncio.timeout_at(started + self.append_timeout) as scope:
+                # No suspension while the topic's metadata is known and its batch has room.
+                for record in records:
+                    partition = None  # unknown topic or no key: the producer picks (and waits)
+                    if record.key is not None:
+                        partitions = cluster.partitions_for_topic(record.topic)
+                        if partitions:
+                            partition = key_hash(record.key) % len(partitions)
+                    acks.append(
+                        await producer.send(
+                            record.topic, record.value, key=record.key, partition=partition
+                        )
+                    )
+                appended = True
+                scope.reschedule(deadline)
+                if len(acks) == 1:
+                    await acks[0]
+                else:
+                    await asyncio.gather(*acks)
+            return
+        except TimeoutError:
+            if appended:  # the deadline: whatever is not acked now is never sent (module doc)
+                raise BrokerUnavailable(f"no ack within {self.timeout:g} s") from None
+            failure = f"records not taken by the producer within {self.append_timeout:.2g} s"
+        except KafkaError as exc:
+            failure = f"{type(exc).__name__}: {exc}"
+        # A record failed or could not be appended. Answer only once the appended ones are
+        # settled, or at the deadline (after which they are never sent): the 503 must not race
+        # a write of this request's records.
+        pending = [ack for ack in acks if not ack.done()]
+        if pending and (remaining := deadline - loop.time()) > 0:
+            await asyncio.wait(pending, timeout=remaining)
+        for ack in acks:
+            ack.add_done_callback(_consume)
+        raise BrokerUnavailable(failure)
 
 
-def _consume(future: asyncio.Future[None]) -> None:
+def _consume(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()

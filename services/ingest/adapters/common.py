@@ -12,8 +12,9 @@ raw payload on ``ingest.deadletter`` (nothing is silently dropped).
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,7 @@ ADAPTER_ERROR = "adapter_error"  # a bug: the adapter raised; the payload is kep
 
 _MISSING = object()
 _NUMERIC_TS = re.compile(r"^[0-9]{9,11}(\.[0-9]+)?$")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")  # what the contract's identifiers reject
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
@@ -94,10 +96,16 @@ class Context:
     def get(self, path: str) -> Any:
         if path.startswith("$"):
             return self.derived.get(path[1:], _MISSING)
-        return _walk(self.payload, path.split("."))
+        return _walk(self.payload, _parts(path))
 
 
-def _walk(node: Any, parts: list[str]) -> Any:
+@functools.lru_cache(maxsize=1024)
+def _parts(path: str) -> tuple[str, ...]:
+    """A rule's dotted path, split once (the paths come from the mapping tables)."""
+    return tuple(path.split("."))
+
+
+def _walk(node: Any, parts: Sequence[str]) -> Any:
     for index, part in enumerate(parts):
         if part == "*":
             if not isinstance(node, list):
@@ -173,11 +181,7 @@ def _optional_text(value: Any) -> str | None:
     if isinstance(value, str | int):
         text = str(value)
         # Optional context: drop what the contract would reject rather than lose the event.
-        if (
-            0 < len(text) <= 256
-            and not any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
-            and utf8_clean(text)
-        ):
+        if 0 < len(text) <= 256 and _CONTROL.search(text) is None and utf8_clean(text):
             return text
     return None
 

@@ -1,0 +1,70 @@
+"""The delivery-id dedupe against a real Redis: batched lookups and marks keep their meaning.
+
+Lookups and marks of concurrent requests share one script call per round trip; each caller must
+still get its own answer, a mark must be visible to any lookup asked after it, and Redis being
+unreachable degrades to "not seen" without raising.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+from invested.stack import free_port
+from services.ingest.dedupe import Dedupe, dedupe_key
+from services.ingest.metrics import DEDUPE_ERRORS
+from tests.backends import Backend
+
+TTL = 600
+
+
+async def test_concurrent_lookups_and_marks_get_their_own_answers(
+    backend: Backend, unique: str
+) -> None:
+    client = aioredis.Redis.from_url(backend.redis_url)
+    try:
+        dedupe = Dedupe(client, TTL)
+        ids = [f"{unique}-{n}" for n in range(300)]
+        marked = set(ids[::3])
+        for delivery in marked:
+            dedupe.mark("github", delivery)
+        # A lookup asked after the marks sees them, even though nothing awaited the marks.
+        answers = await asyncio.gather(*(dedupe.seen("github", d) for d in ids))
+        assert {d for d, seen in zip(ids, answers, strict=True) if seen} == marked
+        # Same ids on another platform are other deliveries.
+        assert not any(await asyncio.gather(*(dedupe.seen("slack", d) for d in ids)))
+
+        # Interleaved: each mark precedes the lookup of the same id asked after it.
+        async def deliver(delivery: str) -> tuple[bool, bool]:
+            first = await dedupe.seen("discord", delivery)
+            dedupe.mark("discord", delivery)
+            return first, await dedupe.seen("discord", delivery)
+
+        results = await asyncio.gather(*(deliver(d) for d in ids))
+        assert all(result == (False, True) for result in results)
+        await dedupe.drain()
+
+        key = dedupe_key("github", ids[0])
+        assert await client.get(key) == b"1"
+        assert 0 < await client.ttl(key) <= TTL
+    finally:
+        await client.aclose()
+
+
+async def test_unreachable_redis_means_not_seen_and_is_counted(unique: str) -> None:
+    client = aioredis.Redis.from_url(
+        f"redis://127.0.0.1:{free_port()}/0", socket_timeout=0.5, socket_connect_timeout=0.5
+    )
+    before_check = DEDUPE_ERRORS.labels("check")._value.get()
+    before_mark = DEDUPE_ERRORS.labels("mark")._value.get()
+    try:
+        dedupe = Dedupe(client, TTL)
+        dedupe.mark("github", f"{unique}-a")
+        answers = await asyncio.gather(*(dedupe.seen("github", f"{unique}-{n}") for n in "abc"))
+        await dedupe.drain()
+        assert answers == [False, False, False]
+        assert DEDUPE_ERRORS.labels("check")._value.get() - before_check == 3
+        assert DEDUPE_ERRORS.labels("mark")._value.get() - before_mark == 1
+    finally:
+        await client.aclose()
