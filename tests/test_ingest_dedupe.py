@@ -28,18 +28,18 @@ async def test_concurrent_lookups_and_marks_get_their_own_answers(
         ids = [f"{unique}-{n}" for n in range(300)]
         marked = set(ids[::3])
         for delivery in marked:
-            dedupe.mark("github", delivery)
+            dedupe.mark(dedupe_key("github", delivery))
         # A lookup asked after the marks sees them, even though nothing awaited the marks.
-        answers = await asyncio.gather(*(dedupe.seen("github", d) for d in ids))
+        answers = await asyncio.gather(*(dedupe.seen(dedupe_key("github", d)) for d in ids))
         assert {d for d, seen in zip(ids, answers, strict=True) if seen} == marked
         # Same ids on another platform are other deliveries.
-        assert not any(await asyncio.gather(*(dedupe.seen("slack", d) for d in ids)))
+        assert not any(await asyncio.gather(*(dedupe.seen(dedupe_key("slack", d)) for d in ids)))
 
         # Interleaved: each mark precedes the lookup of the same id asked after it.
         async def deliver(delivery: str) -> tuple[bool, bool]:
-            first = await dedupe.seen("discord", delivery)
-            dedupe.mark("discord", delivery)
-            return first, await dedupe.seen("discord", delivery)
+            first = await dedupe.seen(dedupe_key("discord", delivery))
+            dedupe.mark(dedupe_key("discord", delivery))
+            return first, await dedupe.seen(dedupe_key("discord", delivery))
 
         results = await asyncio.gather(*(deliver(d) for d in ids))
         assert all(result == (False, True) for result in results)
@@ -60,11 +60,30 @@ async def test_unreachable_redis_means_not_seen_and_is_counted(unique: str) -> N
     before_mark = DEDUPE_ERRORS.labels("mark")._value.get()
     try:
         dedupe = Dedupe(client, TTL)
-        dedupe.mark("github", f"{unique}-a")
-        answers = await asyncio.gather(*(dedupe.seen("github", f"{unique}-{n}") for n in "abc"))
+        dedupe.mark(dedupe_key("github", f"{unique}-a"))
+        answers = await asyncio.gather(
+            *(dedupe.seen(dedupe_key("github", f"{unique}-{n}")) for n in "abc")
+        )
         await dedupe.drain()
         assert answers == [False, False, False]
         assert DEDUPE_ERRORS.labels("check")._value.get() - before_check == 3
         assert DEDUPE_ERRORS.labels("mark")._value.get() - before_mark == 1
     finally:
         await client.aclose()
+
+
+async def test_a_hung_redis_costs_a_lookup_the_trip_timeout_not_more(unique: str) -> None:
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(-1)  # accepts the connection, never answers
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0")  # no socket timeout
+    try:
+        dedupe = Dedupe(client, TTL, timeout=0.3)
+        started = asyncio.get_running_loop().time()
+        assert await dedupe.seen(dedupe_key("github", unique)) is False
+        assert asyncio.get_running_loop().time() - started < 1.0
+    finally:
+        await client.aclose()
+        server.close()

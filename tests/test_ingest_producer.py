@@ -33,9 +33,11 @@ PARTITIONS = {0, 1, 2, 3, 4, 5, 6, 7}
 class StubProducer:
     """``send`` hands out futures the test resolves; ``block`` makes a send never return."""
 
-    def __init__(self, block_after: int | None = None) -> None:
+    def __init__(self, block_after: int | None = None, known: bool = True) -> None:
         self.client = SimpleNamespace(
-            cluster=SimpleNamespace(partitions_for_topic=lambda topic: PARTITIONS)
+            cluster=SimpleNamespace(
+                partitions_for_topic=lambda topic: PARTITIONS if known else None
+            )
         )
         self.sent: list[tuple[str, bytes | None, int | None, asyncio.Future[Any]]] = []
         self.block_after = block_after
@@ -71,6 +73,7 @@ async def test_answers_once_every_record_is_acked_on_the_default_partition() -> 
     assert not publish.done()  # one record is not acked yet
     stub.sent[2][3].set_result(None)
     await publish
+    assert producer._unsettled == 0  # the bytes in flight, which decide if appending may wait
     partitioner = DefaultPartitioner()
     for record, (_, key, partition, _) in zip(RECORDS, stub.sent, strict=True):
         assert key == record.key
@@ -91,6 +94,7 @@ async def test_no_ack_means_broker_unavailable_at_the_deadline() -> None:
     started = asyncio.get_running_loop().time()
     with pytest.raises(BrokerUnavailable, match="no ack"):
         await producer.publish(RECORDS)
+    assert producer._unsettled == 0
     assert TIMEOUT - 0.05 <= asyncio.get_running_loop().time() - started < TIMEOUT + 0.3
 
 
@@ -106,10 +110,11 @@ async def test_a_failed_record_is_answered_only_once_the_others_settled() -> Non
     stub.sent[2][3].set_result(None)
     with pytest.raises(BrokerUnavailable, match="NotLeaderForPartitionError"):
         await publish
+    assert producer._unsettled == 0
 
 
 async def test_a_producer_that_takes_no_records_fails_within_the_produce_timeout() -> None:
-    stub = StubProducer(block_after=1)
+    stub = StubProducer(block_after=1, known=False)  # metadata to fetch: appending may wait
     producer = producer_with(stub)
     started = asyncio.get_running_loop().time()
     with pytest.raises(BrokerUnavailable, match="not taken"):
@@ -117,7 +122,22 @@ async def test_a_producer_that_takes_no_records_fails_within_the_produce_timeout
     # The first record was taken: its outcome is awaited up to the deadline, never beyond.
     elapsed = asyncio.get_running_loop().time() - started
     assert producer.append_timeout <= elapsed < TIMEOUT + 0.3
-    assert len(stub.sent) == 1
+    assert len(stub.sent) == 1 and producer._unsettled == 0
+
+
+async def test_appending_is_limited_when_the_producer_may_have_to_wait() -> None:
+    # Unknown metadata, or more than a batch of records in flight: send() may suspend, and the
+    # records must be in before append_timeout (their batches then expire by the deadline).
+    for stub in (StubProducer(block_after=0, known=False), StubProducer(block_after=0)):
+        producer = producer_with(stub)
+        if stub.client.cluster.partitions_for_topic("t"):
+            producer._unsettled = 10 * 1024 * 1024
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(BrokerUnavailable, match="not taken"):
+            await producer.publish(RECORDS)
+        elapsed = asyncio.get_running_loop().time() - started
+        assert producer.append_timeout - 0.02 <= elapsed < producer.append_timeout + 0.2
+        assert producer._unsettled in (0, 10 * 1024 * 1024)
 
 
 # --- expiry before every send ---------------------------------------------------------------

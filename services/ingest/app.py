@@ -40,7 +40,7 @@ from invested.settings import Settings
 from invested.topics import ENGAGEMENT_EVENTS, INGEST_DEADLETTER, member_key
 from services.ingest.adapters import ADAPTERS, Delivery, Unmappable
 from services.ingest.adapters.common import ADAPTER_ERROR, safe_text
-from services.ingest.dedupe import Dedupe
+from services.ingest.dedupe import Dedupe, dedupe_key
 from services.ingest.metrics import (
     DEADLETTERED,
     DUPLICATES,
@@ -55,6 +55,7 @@ from services.ingest.signatures import SignatureError, Verifier, build_verifiers
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "5"
+REDIS_TIMEOUT_SECONDS = 1.0
 MAX_DELIVERY_ID = 200
 # Dead letters stay under Kafka's default 1 MB message limit; a longer raw body is truncated
 # (flagged in ``extra``) rather than blocking the topic.
@@ -83,9 +84,9 @@ def error(status: int, code: str, *, retry: bool = False, **extra: Any) -> Respo
     return answer({"error": code, **extra}, status, headers)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refusing more than ``limit`` bytes while streaming (Content-Length may lie)."""
-    declared = request.headers.get("content-length", "")
+async def read_body(request: Request, declared: str, limit: int) -> bytes:
+    """The body, refusing more than ``limit`` bytes while streaming (the ``declared``
+    Content-Length may lie)."""
     if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks: list[bytes] = []
@@ -160,9 +161,11 @@ class Ingest:
         self.verifiers: dict[Platform, Verifier] = build_verifiers(settings)
         self.producer = EventProducer(settings)
         self.redis = aioredis.Redis.from_url(
-            settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0
+            settings.redis_url,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         )
-        self.dedupe = Dedupe(self.redis, settings.dedupe_ttl_seconds)
+        self.dedupe = Dedupe(self.redis, settings.dedupe_ttl_seconds, timeout=REDIS_TIMEOUT_SECONDS)
 
     async def start(self) -> None:
         await self.producer.start()
@@ -184,8 +187,14 @@ class Ingest:
         if verifier is None:
             return error(503, "not_configured", platform=source), "not_configured"
 
+        headers = {
+            key.decode("latin-1").lower(): value.decode("latin-1")
+            for key, value in request.scope["headers"]
+        }
         try:
-            body = await read_body(request, self.settings.max_body_bytes)
+            body = await read_body(
+                request, headers.get("content-length", ""), self.settings.max_body_bytes
+            )
         except BodyTooLarge:
             return error(
                 413, "body_too_large", limit_bytes=self.settings.max_body_bytes
@@ -193,10 +202,6 @@ class Ingest:
         except ClientDisconnect:
             return error(400, "client_disconnected"), "bad_request"
 
-        headers = {
-            key.decode("latin-1").lower(): value.decode("latin-1")
-            for key, value in request.scope["headers"]
-        }
         try:
             verifier.verify(headers, body, time.time())
         except SignatureError as exc:
@@ -220,7 +225,8 @@ class Ingest:
         )
         if len(delivery_id) > MAX_DELIVERY_ID:  # hash, not truncate: no false duplicates
             delivery_id = "sha256:" + hashlib.sha256(delivery_id.encode()).hexdigest()
-        if await self.dedupe.seen(source, delivery_id):
+        seen_key = dedupe_key(source, delivery_id)
+        if await self.dedupe.seen(seen_key):
             DUPLICATES.labels(source).inc()
             return answer({"status": "duplicate", "delivery_id": delivery_id}), "duplicate"
 
@@ -253,7 +259,7 @@ class Ingest:
             log.warning("broker unavailable for %s delivery: %s", source, exc)
             return error(503, "broker_unavailable", retry=True), "broker_unavailable"
         produce_latency(source).observe(time.perf_counter() - started)
-        self.dedupe.mark(source, delivery_id)  # queued: the answer does not wait
+        self.dedupe.mark(seen_key)  # queued: the answer does not wait
 
         if reason:
             DEADLETTERED.labels(source, reason).inc()
@@ -287,7 +293,7 @@ class Ingest:
             checks["kafka"] = "ok"
             break
         try:
-            if await asyncio.wait_for(self.redis.ping(), 1.0):
+            if await asyncio.wait_for(self.redis.ping(), REDIS_TIMEOUT_SECONDS):
                 checks["redis"] = "ok"
         except (OSError, TimeoutError, aioredis.RedisError):
             pass
@@ -299,15 +305,17 @@ def create_app(settings: Settings) -> Starlette:
     ingest = Ingest(settings)
 
     def webhook(platform: Platform) -> Callable[[Request], Awaitable[Response]]:
+        label = platform.value
+
         async def endpoint(request: Request) -> Response:
             try:
                 response, outcome = await ingest.handle(platform, request)
             except Exception:
                 # Every expected path answers above; this is a bug. 503 (not 500) so the
                 # platform retries the delivery once it is fixed: nothing authentic is lost.
-                log.exception("unexpected error handling a %s webhook", platform.value)
+                log.exception("unexpected error handling a %s webhook", label)
                 response, outcome = error(503, "internal_error", retry=True), "internal_error"
-            webhooks_received(platform, outcome).inc()
+            webhooks_received(label, outcome).inc()
             return response
 
         return endpoint

@@ -34,17 +34,18 @@ log = logging.getLogger(__name__)
 
 PREFIX = "inv:ingest:seen"
 MAX_KEYS_PER_TRIP = 1000  # bounds one script call; the rest goes in the next trip
-# KEYS: the marks (ARGV[2] of them), then the lookups. SET ... EX for each mark; the answer is
-# one string of "0"/"1", a character per lookup (one bulk reply parses faster than an array).
-# One command, so Redis runs it in one go and a mark precedes the lookups after it.
-TRIP_SCRIPT = """
-local marks = tonumber(ARGV[2])
-for i = 1, marks do
-  redis.call('SET', KEYS[i], '1', 'EX', ARGV[1])
+# ARGV: the TTL, the keys to mark, the keys to look up (each list one string, "\n" between keys:
+# three arguments to pack however many keys, which is most of a call's client-side cost). SET ...
+# EX for each mark; the answer is one string of "0"/"1", a character per lookup (one bulk reply
+# parses faster than an array). One command, so Redis runs it in one go and a mark precedes the
+# lookups after it. (The keys are not declared in KEYS: one Redis, not a cluster, as elsewhere.)
+TRIP_SCRIPT = r"""
+for key in string.gmatch(ARGV[2], "[^\n]+") do
+  redis.call('SET', key, '1', 'EX', ARGV[1])
 end
 local found = {}
-for i = marks + 1, #KEYS do
-  found[#found + 1] = redis.call('EXISTS', KEYS[i])
+for key in string.gmatch(ARGV[3], "[^\n]+") do
+  found[#found + 1] = redis.call('EXISTS', key)
 end
 return table.concat(found)
 """
@@ -61,24 +62,26 @@ def dedupe_key(platform: str, delivery_id: str) -> str:
 class Dedupe:
     """``seen`` before producing, ``mark`` after the acks; both batched across requests."""
 
-    def __init__(self, client: aioredis.Redis, ttl_seconds: int) -> None:
+    def __init__(self, client: aioredis.Redis, ttl_seconds: int, timeout: float = 1.0) -> None:
         self._client = client
         self._ttl = ttl_seconds
+        self._timeout = timeout  # a whole round trip, whatever the client retries inside it
         self._lookups: list[tuple[str, asyncio.Future[bool]]] = []
         self._marks: list[str] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def seen(self, platform: str, delivery_id: str) -> bool:
-        """Was this delivery marked before? False when Redis cannot tell."""
+    def seen(self, key: str) -> asyncio.Future[bool]:
+        """Was this delivery (its :func:`dedupe_key`) marked before? Await the answer; False
+        when Redis cannot tell. (A future, not a coroutine: one level less to resume.)"""
         waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._lookups.append((dedupe_key(platform, delivery_id), waiter))
+        self._lookups.append((key, waiter))
         self._wake()
-        return await waiter
+        return waiter
 
-    def mark(self, platform: str, delivery_id: str) -> None:
+    def mark(self, key: str) -> None:
         """Remember this delivery (call only once its records were acked). Queued, not awaited:
         it is written before any lookup that comes after it; failures are logged and counted."""
-        self._marks.append(dedupe_key(platform, delivery_id))
+        self._marks.append(key)
         self._wake()
 
     async def drain(self, timeout: float = 5.0) -> None:
@@ -99,8 +102,9 @@ class Dedupe:
             lookups = self._lookups[: MAX_KEYS_PER_TRIP - len(marks)]
             del self._lookups[: len(lookups)]
             try:
-                found = await self._trip(marks, [key for key, _ in lookups])
-            except (RedisError, OSError) as exc:
+                async with asyncio.timeout(self._timeout):
+                    found = await self._trip(marks, [key for key, _ in lookups])
+            except (RedisError, OSError, TimeoutError) as exc:
                 self._failed(marks, lookups, exc)
             except BaseException as exc:  # cancelled (shutdown) or a bug: nobody waits forever
                 self._failed(marks, lookups, exc)
@@ -112,13 +116,12 @@ class Dedupe:
 
     async def _trip(self, marks: list[str], lookups: list[str]) -> bytes:
         """One script call; the script is loaded on first use (and after a Redis restart)."""
-        keys = len(marks) + len(lookups)
-        args = (*marks, *lookups, str(self._ttl), str(len(marks)))
+        args = (str(self._ttl), "\n".join(marks), "\n".join(lookups))
         try:
-            reply = await self._client.evalsha(TRIP_SHA, keys, *args)  # type: ignore[misc]
+            reply = await self._client.evalsha(TRIP_SHA, 0, *args)  # type: ignore[misc]
         except NoScriptError:
             await self._client.script_load(TRIP_SCRIPT)  # type: ignore[misc]
-            reply = await self._client.evalsha(TRIP_SHA, keys, *args)  # type: ignore[misc]
+            reply = await self._client.evalsha(TRIP_SHA, 0, *args)  # type: ignore[misc]
         return reply if isinstance(reply, bytes) else str(reply).encode()
 
     @staticmethod

@@ -11,7 +11,9 @@ What holds for a request with produce timeout ``T`` (``INVESTED_PRODUCE_TIMEOUT_
 
 * it is answered only once every one of its records was acked (2xx), or after a failure or at the
   latest its deadline ``T`` (503). Appending its records to the producer's batches may take at
-  most ``APPEND_SHARE`` of ``T``; past that, no further record of the request is appended.
+  most ``APPEND_SHARE`` of ``T``; past that, no further record of the request is appended. (The
+  usual case needs no timer for that: with the topic's metadata known and less than a batch of
+  records in flight, appending cannot wait at all; see ``publish``.)
 * **no record is sent to the broker, nor re-sent, after its request's deadline.** A batch lives
   ``T`` minus the append allowance (``request_timeout_ms``), counted from its creation, which is
   no earlier than the start of the first request in it: so it has expired when the earliest of
@@ -37,8 +39,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError
@@ -50,6 +51,10 @@ log = logging.getLogger(__name__)
 
 LINGER_MS = 5  # after each produce request, wait this long for more records to batch
 MAX_BATCH_BYTES = 512 * 1024  # per partition and request: room for every concurrent webhook
+# What a record may add to a batch beyond its key and value (format v2: ~20 bytes, v0/v1: 34), and
+# a batch's own header (61): under QUICK_APPEND_BYTES of records, no batch can be full.
+RECORD_OVERHEAD_BYTES = 64
+QUICK_APPEND_BYTES = MAX_BATCH_BYTES - 128
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # dead letters carry raw bodies (up to max_body_bytes)
 APPEND_SHARE = 0.15  # of the produce timeout: metadata lookup and a free batch slot
 MAX_APPEND_SECONDS = 1.5  # a dead broker must fail a request fast
@@ -60,8 +65,7 @@ class BrokerUnavailable(Exception):
     """The broker did not acknowledge in time; answer 503 so the platform retries."""
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One Kafka record: topic, partition key (murmur2 partitioner), value."""
 
     topic: str
@@ -136,6 +140,7 @@ class EventProducer:
         self._producer: AIOKafkaProducer | None = None
         self.timeout = settings.produce_timeout_seconds
         self.append_timeout = append_seconds(settings)
+        self._unsettled = 0  # bytes of the records of requests waiting in publish()
 
     async def start(self) -> None:
         producer = AIOKafkaProducer(**producer_config(self._settings))
@@ -156,47 +161,66 @@ class EventProducer:
         producer = self._producer
         if producer is None:
             raise BrokerUnavailable("producer not started")
-        cluster = producer.client.cluster
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self.timeout
+        cluster = producer.client.cluster
+        partitions: list[int | None] = []
+        size = 0
+        for record in records:
+            known = cluster.partitions_for_topic(record.topic) if record.key else None
+            # The default partitioner's choice; None (unknown topic): the producer picks, after
+            # fetching the topic's metadata.
+            partitions.append(key_hash(record.key) % len(known) if known else None)
+            size += len(record.value) + len(record.key or b"") + RECORD_OVERHEAD_BYTES
+        # producer.send() suspends only to fetch a topic's metadata or to wait for room in a
+        # full batch. With every partition known and less than a batch of records in flight
+        # (records of requests still in here: any other record in the accumulator is in an
+        # expired batch), it cannot, so the append needs no time limit of its own.
+        quick = None not in partitions and self._unsettled + size <= QUICK_APPEND_BYTES
+        self._unsettled += size
         acks: list[asyncio.Future[Any]] = []
         appended = False
         try:
-            async with asyncio.timeout_at(started + self.append_timeout) as scope:
-                # No suspension while the topic's metadata is known and its batch has room.
-                for record in records:
-                    partition = None  # unknown topic or no key: the producer picks (and waits)
-                    if record.key is not None:
-                        partitions = cluster.partitions_for_topic(record.topic)
-                        if partitions:
-                            partition = key_hash(record.key) % len(partitions)
+            async with asyncio.timeout_at(
+                deadline if quick else started + self.append_timeout
+            ) as scope:
+                for record, partition in zip(records, partitions, strict=True):
                     acks.append(
                         await producer.send(
                             record.topic, record.value, key=record.key, partition=partition
                         )
                     )
                 appended = True
-                scope.reschedule(deadline)
+                if not quick:
+                    scope.reschedule(deadline)
                 if len(acks) == 1:
                     await acks[0]
                 else:
                     await asyncio.gather(*acks)
+            self._unsettled -= size
             return
         except TimeoutError:
             if appended:  # the deadline: whatever is not acked now is never sent (module doc)
+                self._unsettled -= size
                 raise BrokerUnavailable(f"no ack within {self.timeout:g} s") from None
             failure = f"records not taken by the producer within {self.append_timeout:.2g} s"
         except KafkaError as exc:
             failure = f"{type(exc).__name__}: {exc}"
-        # A record failed or could not be appended. Answer only once the appended ones are
-        # settled, or at the deadline (after which they are never sent): the 503 must not race
-        # a write of this request's records.
-        pending = [ack for ack in acks if not ack.done()]
-        if pending and (remaining := deadline - loop.time()) > 0:
-            await asyncio.wait(pending, timeout=remaining)
-        for ack in acks:
-            ack.add_done_callback(_consume)
+        except BaseException:
+            self._unsettled -= size
+            raise
+        try:
+            # A record failed or could not be appended. Answer only once the appended ones are
+            # settled, or at the deadline (after which they are never sent): the 503 must not
+            # race a write of this request's records.
+            pending = [ack for ack in acks if not ack.done()]
+            if pending and (remaining := deadline - loop.time()) > 0:
+                await asyncio.wait(pending, timeout=remaining)
+            for ack in acks:
+                ack.add_done_callback(_consume)
+        finally:
+            self._unsettled -= size
         raise BrokerUnavailable(failure)
 
 
