@@ -159,9 +159,10 @@ def wait_counted(
     desc: str,
     stall_seconds: float = 90.0,
 ) -> Throughput:
-    """Poll ``/metrics`` every 0.25 s (rarely enough not to load the worker) until the counted series reach ``target``. The rate runs
-    from the first poll that saw work done to the poll that saw the last event (when one poll
-    saw all of it, from the poll before: a tiny workload still gets a rate, an underestimate)."""
+    """Poll ``/metrics`` every 0.25 s (rarely enough not to load the worker) until the counted
+    series reach ``target``. The rate runs from the first poll that saw work done to the poll
+    that saw the last event (when one poll saw all of it, from the poll before: a tiny workload
+    still gets a rate, an underestimate)."""
     bar = ctx.bar(target, desc)
     first: tuple[float, float] | None = None
     previous = (time.monotonic(), 0.0)

@@ -307,21 +307,25 @@ def main(argv: list[str] | None = None) -> int:
         "settings_overrides": overrides,
         "code": code_version(),
     }
+
+    def context(stack: EmbeddedStack) -> phases.Context:
+        return phases.Context(
+            stack,
+            workdir,
+            sizes,
+            not args.no_progress,
+            args.seed,
+            results,
+            overrides=overrides,
+            profile_dir=args.profile,
+        )
+
     started = time.perf_counter()
     print(f"bench: workdir {workdir} (logs of every child process)", file=sys.stderr)
     try:
         if wanted - {"scale"}:
             with EmbeddedStack(workdir=workdir / "stack") as stack:
-                ctx = phases.Context(
-                    stack,
-                    workdir,
-                    sizes,
-                    not args.no_progress,
-                    args.seed,
-                    results,
-                    overrides=overrides,
-                    profile_dir=args.profile,
-                )
+                ctx = context(stack)
                 if args.classifier_fetch_wait_ms:
                     ctx.classifier_argv = python_module(
                         "bench.variants.fetch_wait", str(args.classifier_fetch_wait_ms)
@@ -333,15 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         if "scale" in wanted:
             # A fresh stack: the broker's memory storage gives back the first phases' records.
             with EmbeddedStack(workdir=workdir / "scale-stack") as stack:
-                ctx = phases.Context(
-                    stack,
-                    workdir,
-                    sizes,
-                    not args.no_progress,
-                    args.seed,
-                    results,
-                    overrides=overrides,
-                )
+                ctx = context(stack)
                 results["scale_members"] = sizes.scale_members
                 results["scale_target_events"] = sizes.scale_events
                 phases.timed(ctx, "scale", lambda: phases.bench_scale(ctx))

@@ -7,16 +7,20 @@ setting to change, instead of a wall of client retries.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import socket
 import time
 import urllib.request
 from collections.abc import Iterable
+from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from redis.exceptions import NoScriptError
 
 from invested.settings import ConfigError
 from invested.topics import TOPICS, TopicSpec
@@ -142,6 +146,23 @@ def answers_ok(url: str, timeout: float = 1.0) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
+
+
+class LuaScript:
+    """A Lua script run with ``EVALSHA``, loaded on first use and again after a Redis restart
+    (``NOSCRIPT``). redis-py's ``Script`` sends a ``SCRIPT EXISTS`` before every pipelined call;
+    this costs one round trip per call."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    async def __call__(self, client: aioredis.Redis, *args: Any) -> Any:
+        try:
+            return await client.evalsha(self.sha, 0, *args)  # type: ignore[misc]
+        except NoScriptError:
+            await client.script_load(self.source)  # type: ignore[misc]
+            return await client.evalsha(self.sha, 0, *args)  # type: ignore[misc]
 
 
 def redis_client(url: str, **kwargs: object) -> redis.Redis:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
 
 from invested.contracts import Evidence, Segment, Thresholds
@@ -60,6 +61,25 @@ def history_key(community: str, member: str) -> str:
 
 def thresholds_key(rules_version: str) -> str:
     return f"{PREFIX}:thresholds:{rules_version}"
+
+
+class PublishedThresholds:
+    """The thresholds of each rules version, read from ``inv:thresholds:<version>`` once: a
+    version's thresholds never change. Shared by the classifier (outbox) and the API."""
+
+    def __init__(self, client: aioredis.Redis, known: dict[str, Thresholds] | None = None) -> None:
+        self._client = client
+        self._known = dict(known or {})
+
+    async def get(self, rules_version: str) -> Thresholds | None:
+        """None when that version was never published."""
+        known = self._known.get(rules_version)
+        if known is None:
+            raw = await self._client.get(thresholds_key(rules_version))
+            if raw is None:
+                return None
+            known = self._known[rules_version] = Thresholds.model_validate_json(raw)
+        return known
 
 
 def segment_key(community: str, segment: Segment | str) -> str:

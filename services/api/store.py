@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from invested.contracts import MemberTransition, Segment, Thresholds
-from invested.records import iso_ms, rules_version_of, transition_json
+from invested.records import rules_version_of, transition_json
 from invested.state import (
     MemberState,
+    PublishedThresholds,
     history_key,
     members_key,
     segment_key,
     state_key,
-    thresholds_key,
     transitions_stream_key,
 )
 
@@ -52,7 +52,7 @@ def _segment(value: str | None) -> Segment | None:
 
 def _when(value: str | None) -> datetime | None:
     try:
-        return datetime.fromisoformat(iso_ms(int(value))) if value else None
+        return datetime.fromtimestamp(int(value) / 1000, UTC) if value else None
     except ValueError:
         return None
 
@@ -89,7 +89,7 @@ class Store:
     def __init__(self, client: aioredis.Redis, stream: aioredis.Redis) -> None:
         self.client = client
         self.stream = stream
-        self._thresholds: dict[str, Thresholds] = {}  # a rules version's thresholds never change
+        self._thresholds = PublishedThresholds(client)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -99,13 +99,10 @@ class Store:
         return bool(await self.client.ping())
 
     async def thresholds(self, rules_version: str) -> Thresholds:
-        known = self._thresholds.get(rules_version)
-        if known is None:
-            raw = await self.client.get(thresholds_key(rules_version))
-            if raw is None:
-                raise RulesNotPublished(rules_version)
-            known = self._thresholds[rules_version] = Thresholds.model_validate_json(raw)
-        return known
+        thresholds = await self._thresholds.get(rules_version)
+        if thresholds is None:
+            raise RulesNotPublished(rules_version)
+        return thresholds
 
     async def transition_text(self, community: str, member: str, record: str) -> str:
         """The MemberTransition JSON of a stored transition record."""

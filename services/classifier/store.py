@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError
 
 from invested import state as keys
+from invested.connections import LuaScript
 from invested.contracts import (
     INVESTMENT_KINDS,
     STANDING_END_KINDS,
@@ -45,8 +45,7 @@ from invested.contracts import (
 from invested.records import SEP, rules_version_of, transition_json
 from services.classifier.rules import Rules
 
-LUA = Path(__file__).with_name("store.lua").read_text()
-LUA_SHA = hashlib.sha1(LUA.encode()).hexdigest()
+LUA = LuaScript(Path(__file__).with_name("store.lua").read_text())
 # One character per kind in window entries. Stored data depends on them: never reuse or change
 # a code, only add new ones.
 WINDOW_CODES: dict[Kind, str] = {
@@ -212,7 +211,10 @@ class Store:
         self.client = client
         self.rules = rules
         self.history_limit = history_limit
-        self._thresholds: dict[str, Thresholds] = {rules.rules_version: rules.thresholds()}
+        self._own_thresholds = rules.thresholds()
+        self._thresholds = keys.PublishedThresholds(
+            client, {rules.rules_version: self._own_thresholds}
+        )
         self.plans = kind_plans(rules)
         self._rule_args = [
             rules.window_ms,
@@ -241,12 +243,7 @@ class Store:
 
     async def _call(self, encoded: list[str]) -> list[str]:
         """One script call; one result line per step."""
-        args: list[Any] = [*self._rule_args, *encoded]
-        try:
-            raw = await self.client.evalsha(LUA_SHA, 0, *args)  # type: ignore[misc]
-        except NoScriptError:  # a fresh or restarted Redis: load once, then EVALSHA again
-            await self.client.script_load(LUA)
-            raw = await self.client.evalsha(LUA_SHA, 0, *args)  # type: ignore[misc]
+        raw = await LUA(self.client, *self._rule_args, *encoded)
         return _text(raw).split(RS)
 
     async def run(self, steps: list[Step]) -> list[StepResult]:
@@ -258,7 +255,7 @@ class Store:
         return results
 
     def _parse(self, steps: list[Step], lines: list[str]) -> list[StepResult]:
-        thresholds = self._thresholds[self.rules.rules_version]
+        thresholds = self._own_thresholds  # the script writes records of this worker's rules
         out: list[StepResult] = []
         for step, line in zip(steps, lines, strict=True):
             status, wm, due, *pairs = line.split(GS)
@@ -273,13 +270,8 @@ class Store:
 
     async def thresholds(self, rules_version: str) -> Thresholds:
         """The thresholds of a rules version: this worker's own, else as published in Redis."""
-        known = self._thresholds.get(rules_version)
-        if known is None:
-            raw = await self.client.get(keys.thresholds_key(rules_version))
-            if raw is None:  # never published: the best statement is the current rules
-                return self.rules.thresholds()
-            known = self._thresholds[rules_version] = Thresholds.model_validate_json(raw)
-        return known
+        # never published: the best statement is the current rules
+        return await self._thresholds.get(rules_version) or self._own_thresholds
 
     async def publish_rules(self) -> None:
         thresholds = self.rules.thresholds().model_dump_json()

@@ -26,8 +26,9 @@ import hashlib
 import logging
 
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
+from invested.connections import LuaScript
 from services.ingest.metrics import DEDUPE_ERRORS
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ for key in string.gmatch(ARGV[3], "[^\n]+") do
 end
 return table.concat(found)
 """
-TRIP_SHA = hashlib.sha1(TRIP_SCRIPT.encode()).hexdigest()
+TRIP = LuaScript(TRIP_SCRIPT)
 _FOUND = ord("1")
 
 
@@ -117,11 +118,7 @@ class Dedupe:
     async def _trip(self, marks: list[str], lookups: list[str]) -> bytes:
         """One script call; the script is loaded on first use (and after a Redis restart)."""
         args = (str(self._ttl), "\n".join(marks), "\n".join(lookups))
-        try:
-            reply = await self._client.evalsha(TRIP_SHA, 0, *args)  # type: ignore[misc]
-        except NoScriptError:
-            await self._client.script_load(TRIP_SCRIPT)  # type: ignore[misc]
-            reply = await self._client.evalsha(TRIP_SHA, 0, *args)  # type: ignore[misc]
+        reply = await TRIP(self._client, *args)
         return reply if isinstance(reply, bytes) else str(reply).encode()
 
     @staticmethod
