@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import time
 import urllib.parse
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -27,6 +29,7 @@ from tqdm import tqdm
 from bench import httpload, kafka_io
 from bench.procs import (
     Child,
+    Sample,
     bucket_bound,
     buckets,
     python_module,
@@ -62,7 +65,7 @@ class Sizes:
     latency_seconds: float = 20.0
     ingest_sim_members: int = 1000
     http_seconds: float = 10.0
-    http_concurrency: int = 32
+    http_concurrency: tuple[int, ...] = (16, 32, 64, 128)  # ingest vs empty 200, each in turn
     api_rate: float = 500.0
     memory_members: int = 440_000  # configured; about 100k of them end up known (active)
     memory_events: int = 1_000_000
@@ -97,7 +100,7 @@ class Context:
     overrides: dict[str, str] = field(default_factory=dict)
     # how the classifier phase starts the worker: a module, or a full argv (a variant)
     classifier_argv: str | list[str] = "services.classifier"
-    # --profile: py-spy samples the classifier worker during the phase into this folder
+    # --profile: py-spy samples the classifier, ingest and empty-200 processes into this folder
     profile_dir: Path | None = None
 
     def redis(self) -> redis.Redis:
@@ -241,7 +244,7 @@ def attach_profiler(child: Child, out_dir: Path) -> subprocess.Popen[bytes] | No
         print("bench: --profile needs py-spy (pip install py-spy)", file=sys.stderr)
         return None
     out_dir.mkdir(parents=True, exist_ok=True)
-    command = [py_spy, "record", "--pid", str(child.proc.pid), "--rate", "200", "--nonblocking"]
+    command = [py_spy, "record", "--pid", str(child.proc.pid), "--rate", "1000", "--nonblocking"]
     return subprocess.Popen(
         [*command, "--format", "raw", "-o", str(out_dir / f"{child.name}.txt")],
         stdout=subprocess.DEVNULL,
@@ -327,63 +330,138 @@ def _signed_webhooks(ctx: Context) -> list[httpload.Request]:
     return out
 
 
-def bench_ingest(ctx: Context) -> None:
-    """Signed webhooks through ingest (verify, map, dedupe, Kafka acks=all) vs an empty 200."""
-    sizes = ctx.sizes
-    webhooks = _signed_webhooks(ctx)
-    ctx.results["ingest_webhooks_offered"] = len(webhooks)
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process used so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+WARM_UP_REQUESTS = 5000
+
+
+@dataclass
+class LevelLoad:
+    """One concurrency level against one server: the client's result and the server's CPU."""
+
+    clients: int
+    result: httpload.Result
+    cpu_us_per_request: float | None
+
+
+def load_server(
+    ctx: Context,
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    port: int,
+    requests: list[httpload.Request],
+    ready_path: str,
+    before_level: Callable[[], None] = lambda: None,
+) -> tuple[list[LevelLoad], list[Sample]]:
+    """Start a server once and, for each of ``http_concurrency`` in turn, send every request once
+    over that many keep-alive connections (closed loop), reading the server's CPU time around
+    each level; then its /metrics. ``before_level`` resets what the server remembers."""
 
     def ok(status: int, body: bytes) -> str | None:
         return None if status in (200, 202) else f"http_{status}"
 
-    port = free_port()
-    env = ctx.env(INVESTED_INGEST_PORT=str(port))
+    raw = [r.encode(f"127.0.0.1:{port}") for r in requests]
+    levels = []
     with running(
-        "ingest",
-        python_module("services.ingest"),
-        env,
-        port,
-        ctx.workdir / "ingest.log",
-        ready_path="/readyz",
+        name, argv, env, port, ctx.workdir / f"{name}.log", ready_path=ready_path
     ) as child:
-        host_requests = [r.encode(f"127.0.0.1:{port}") for r in webhooks]
-        bar = ctx.bar(len(webhooks), "ingest", unit="req")
-        result = asyncio.run(
-            httpload.closed_loop(
-                "127.0.0.1", port, host_requests, sizes.http_concurrency, None, bar.update, ok
+        if ctx.profile_dir is not None:
+            attach_profiler(child, ctx.profile_dir)
+        # Warm-up, not measured: a fresh process runs its first thousands of requests slower
+        # (an empty 200 took 143 µs of CPU a request in its first 16 000, 120 µs after).
+        before_level()
+        asyncio.run(httpload.closed_loop("127.0.0.1", port, raw[:WARM_UP_REQUESTS], 32))
+        for clients in ctx.sizes.http_concurrency:
+            before_level()
+            bar = ctx.bar(len(raw), f"{name.replace('_', ' ')} x{clients}", unit="req")
+            cpu_before = cpu_seconds(child.proc.pid)
+            result = asyncio.run(
+                httpload.closed_loop("127.0.0.1", port, raw, clients, None, bar.update, ok)
             )
-        )
-        bar.close()
-        published = total(scrape(child.base_url + "/metrics"), m.INGEST_EVENTS_PUBLISHED)
-    ctx.results.update(
-        ingest_webhooks_per_s=round(result.rate, 1),
-        ingest_p99_ms=_ms(result.percentile(0.99)),
-        ingest_statuses={str(k): v for k, v in sorted(result.statuses.items())},
-        ingest_errors=dict(result.errors),
-        ingest_events_published=int(published),
-        http_concurrency=sizes.http_concurrency,
-    )
+            cpu = cpu_seconds(child.proc.pid) - cpu_before
+            bar.close()
+            per_request = round(cpu / result.sent * 1e6, 1) if cpu > 0 and result.sent else None
+            levels.append(LevelLoad(clients, result, per_request))
+        metrics = scrape(child.base_url + "/metrics")
+    return levels, metrics
+
+
+def bench_ingest(ctx: Context) -> None:
+    """Signed webhooks through ingest (verify, map, dedupe, Kafka acks=all) vs an empty 200.
+
+    Both servers get the same requests at each concurrency level of ``Sizes.http_concurrency``.
+    A server's rate is its capacity, the best level's rate: ingest keeps each webhook waiting for
+    a Kafka ack, so few clients leave its CPU idle between acks, where an empty 200 is CPU-bound
+    from the start. Every level is kept (``ingest_levels``), with each server's CPU per request:
+    the CPU ratio is what the rate ratio tends to once both are CPU-bound."""
+    from services.ingest.dedupe import PREFIX as DEDUPE_PREFIX
+
+    webhooks = _signed_webhooks(ctx)
+    ctx.results["ingest_webhooks_offered"] = len(webhooks)
+    client = ctx.redis()
+
+    def forget_deliveries() -> None:  # every level sends the same deliveries: none a duplicate
+        seen = list(client.scan_iter(f"{DEDUPE_PREFIX}:*", count=5000))
+        for start in range(0, len(seen), 5000):
+            client.unlink(*seen[start : start + 5000])
 
     port = free_port()
-    with running(
-        "empty_200",
-        python_module("bench.baselines.empty_200", "--port", str(port)),
-        ctx.env(),
-        port,
-        ctx.workdir / "empty_200.log",
-    ):
-        host_requests = [r.encode(f"127.0.0.1:{port}") for r in webhooks]
-        bar = ctx.bar(len(webhooks), "empty 200", unit="req")
-        empty = asyncio.run(
-            httpload.closed_loop(
-                "127.0.0.1", port, host_requests, sizes.http_concurrency, None, bar.update, ok
-            )
+    env = ctx.env(INVESTED_INGEST_PORT=str(port))
+    argv = python_module("services.ingest")
+    ingest, metrics = load_server(
+        ctx, "ingest", argv, env, port, webhooks, "/readyz", forget_deliveries
+    )
+    port = free_port()
+    argv = python_module("bench.baselines.empty_200", "--port", str(port))
+    empty, _ = load_server(ctx, "empty_200", argv, ctx.env(), port, webhooks, "/healthz")
+
+    levels = []
+    for mine, baseline in zip(ingest, empty, strict=True):
+        levels.append(
+            {
+                "clients": mine.clients,
+                "ingest_per_s": round(mine.result.rate, 1),
+                "empty_200_per_s": round(baseline.result.rate, 1),
+                "ratio": round(mine.result.rate / baseline.result.rate, 3),
+                "ingest_p99_ms": _ms(mine.result.percentile(0.99)),
+                "empty_200_p99_ms": _ms(baseline.result.percentile(0.99)),
+                "ingest_cpu_us": mine.cpu_us_per_request,
+                "empty_200_cpu_us": baseline.cpu_us_per_request,
+            }
         )
-        bar.close()
+    best = max(ingest, key=lambda level: level.result.rate)
+    best_empty = max(empty, key=lambda level: level.result.rate)
+    statuses: Counter[int] = Counter()
+    errors: Counter[str] = Counter()
+    for level in ingest:
+        statuses.update(level.result.statuses)
+        errors.update(level.result.errors)
+    produce = buckets(metrics, m.INGEST_PRODUCE_LATENCY)
     ctx.results.update(
-        empty_200_per_s=round(empty.rate, 1),
-        empty_200_p99_ms=_ms(empty.percentile(0.99)),
-        empty_200_errors=dict(empty.errors),
+        ingest_webhooks_per_s=round(best.result.rate, 1),
+        ingest_clients=best.clients,
+        ingest_p99_ms=_ms(best.result.percentile(0.99)),
+        ingest_cpu_us_per_webhook=best.cpu_us_per_request,
+        empty_200_per_s=round(best_empty.result.rate, 1),
+        empty_200_clients=best_empty.clients,
+        empty_200_p99_ms=_ms(best_empty.result.percentile(0.99)),
+        empty_200_cpu_us_per_request=best_empty.cpu_us_per_request,
+        empty_200_errors=dict(sum((Counter(lv.result.errors) for lv in empty), Counter())),
+        ingest_levels=levels,
+        ingest_statuses={str(k): v for k, v in sorted(statuses.items())},
+        ingest_errors=dict(errors),
+        ingest_events_published=int(total(metrics, m.INGEST_EVENTS_PUBLISHED)),
+        # handing a webhook's records to the producer → last broker ack (linger included), all levels
+        ingest_produce_p50_ms=_ms(quantile_from_buckets(produce, 0.5)),
+        ingest_produce_p99_ms=_ms(quantile_from_buckets(produce, 0.99)),
     )
 
 

@@ -124,10 +124,30 @@ def table(results: dict[str, Any]) -> str:
             "<= 500 ms",
             _verdict(t.get("classifier_p99_latency_ms <= 500")),
         ),
-        ("ingest signed webhooks", _fmt(r.get("ingest_webhooks_per_s"), "req/s"), "", ""),
-        ("empty 200 (Starlette+uvicorn)", _fmt(r.get("empty_200_per_s"), "req/s"), "", ""),
         (
-            "ingest / empty 200",
+            f"ingest signed webhooks (x{_fmt(r.get('ingest_clients'))})",
+            _fmt(r.get("ingest_webhooks_per_s"), "req/s"),
+            "",
+            "",
+        ),
+        (
+            f"empty 200, Starlette (x{_fmt(r.get('empty_200_clients'))})",
+            _fmt(r.get("empty_200_per_s"), "req/s"),
+            "",
+            "",
+        ),
+        *(
+            (
+                f"  x{level['clients']} clients: ingest / empty",
+                f"{level['ingest_per_s']:,.0f} / {level['empty_200_per_s']:,.0f} = "
+                f"{level['ratio']:.2f}",
+                "",
+                "",
+            )
+            for level in r.get("ingest_levels", [])
+        ),
+        (
+            "ingest / empty 200 (best of each)",
             _fmt(r.get("ingest_vs_empty_200")),
             ">= 0.50",
             _verdict(t.get("ingest_vs_empty_200 >= 0.50")),
@@ -267,7 +287,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--profile",
         type=Path,
         metavar="DIR",
-        help="sample the classifier worker with py-spy; collapsed stacks go to DIR/classifier.txt",
+        help="sample the classifier, ingest and empty-200 processes with py-spy; collapsed stacks go to DIR/<name>.txt",
     )
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--keep-workdir", action="store_true", help="keep logs of the children")

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -82,6 +82,36 @@ class Rule:
     exclude: tuple[str, ...] = ()
     optional: bool = False  # a supplementary rule (mentions): no target, no event, no error
 
+    @functools.cached_property
+    def readers(self) -> RuleReaders:
+        """The rule's paths as readers, built on first use (``_apply`` runs per webhook)."""
+
+        def optional(path: str | None) -> Reader | None:
+            return None if path is None else reader(path)
+
+        return RuleReaders(
+            member=reader(self.member),
+            target=optional(self.target),
+            exclude=tuple(reader(path) for path in self.exclude),
+            occurred_at=tuple((path, reader(path)) for path in self.occurred_at),
+            object_id=tuple((path, reader(path)) for path in self.object_id),
+            channel=optional(self.channel),
+            thread=optional(self.thread),
+        )
+
+
+Reader = Callable[[Any, dict[str, Any]], Any]
+
+
+class RuleReaders(NamedTuple):
+    member: Reader
+    target: Reader | None
+    exclude: tuple[Reader, ...]
+    occurred_at: tuple[tuple[str, Reader], ...]
+    object_id: tuple[tuple[str, Reader], ...]
+    channel: Reader | None
+    thread: Reader | None
+
 
 Table = Mapping[str, tuple[Rule, ...]]
 
@@ -94,15 +124,45 @@ class Context:
     derived: dict[str, Any] = field(default_factory=dict)
 
     def get(self, path: str) -> Any:
-        if path.startswith("$"):
-            return self.derived.get(path[1:], _MISSING)
-        return _walk(self.payload, _parts(path))
+        return read_path(path, self.payload, self.derived)
 
 
-@functools.lru_cache(maxsize=1024)
-def _parts(path: str) -> tuple[str, ...]:
-    """A rule's dotted path, split once (the paths come from the mapping tables)."""
-    return tuple(path.split("."))
+# One reader per path, built on first use: the paths come from the mapping tables (a fixed set),
+# and a closure over the split path costs a third of splitting and walking it on every call.
+_READERS: dict[str, Reader] = {}
+
+
+def read_path(path: str, payload: Any, derived: dict[str, Any]) -> Any:
+    """The value at a dotted path (``$name``: a derived value), or ``_MISSING``."""
+    return reader(path)(payload, derived)
+
+
+def reader(path: str) -> Reader:
+    """A function reading ``path`` from (payload, derived values), ``_MISSING`` when absent."""
+    read = _READERS.get(path)
+    if read is None:
+        read = _READERS[path] = _reader(path)
+    return read
+
+
+def _reader(path: str) -> Reader:
+    if path.startswith("$"):
+        name = path[1:]
+        return lambda payload, derived: derived.get(name, _MISSING)
+    parts = tuple(path.split("."))
+    if "*" in parts:
+        return lambda payload, derived: _walk(payload, parts)
+
+    def read(node: Any, derived: dict[str, Any]) -> Any:
+        for part in parts:
+            if not isinstance(node, dict):
+                return _MISSING
+            node = node.get(part, _MISSING)
+            if node is _MISSING:
+                return _MISSING
+        return node
+
+    return read
 
 
 def _walk(node: Any, parts: Sequence[str]) -> Any:
@@ -121,12 +181,14 @@ def _walk(node: Any, parts: Sequence[str]) -> Any:
 
 def get_path(payload: Any, path: str) -> Any:
     """The value at a dotted path, or None when absent."""
-    value = _walk(payload, path.split("."))
+    value = read_path(path, payload, {})
     return None if value is _MISSING else value
 
 
 def utf8_clean(text: str) -> bool:
     """JSON may carry lone surrogates (``"\\ud800"``): not encodable, so not usable as an id."""
+    if text.isascii():  # most ids: no encoding attempt needed
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -215,20 +277,22 @@ def _apply(
     context: Context,
     received_at: datetime,
 ) -> list[EngagementEvent]:
-    raw_member = context.get(rule.member)
+    payload, derived = context.payload, context.derived
+    readers = rule.readers
+    raw_member = readers.member(payload, derived)
     if raw_member is _MISSING or raw_member is None:
         raise Unmappable(MISSING_FIELD, rule.member, event_key)
     member = as_id(raw_member, rule.member)
 
     targets: list[str | None]
-    if rule.target is None:
+    if readers.target is None:
         targets = [None]
     else:
-        raw_target = context.get(rule.target)
+        raw_target = readers.target(payload, derived)
         if isinstance(raw_target, list):
             excluded = {member}
-            for path in rule.exclude:
-                value = context.get(path)
+            for read in readers.exclude:
+                value = read(payload, derived)
                 if isinstance(value, str | int) and not isinstance(value, bool):
                     excluded.add(str(value))
             seen: list[str | None] = []
@@ -241,33 +305,32 @@ def _apply(
         elif raw_target is _MISSING or raw_target is None:
             targets = [] if rule.optional else [None]
         else:
-            single = as_id(raw_target, rule.target)
+            single = as_id(raw_target, rule.target or "")
             # Acting on one's own thing has no "other member" (commenting on one's own issue).
             targets = [None if single == member else single]
     if not targets:
         return []
 
     occurred_at = received_at
-    for path in rule.occurred_at:
-        value = context.get(path)
+    for path, read in readers.occurred_at:
+        value = read(payload, derived)
         if value is not _MISSING and value is not None:
             occurred_at = parse_time(value, path)
             break
 
     id_parts = []
-    for path in rule.object_id:
-        value = context.get(path)
+    for path, read in readers.object_id:
+        value = read(payload, derived)
         if value is _MISSING or value is None:
             raise Unmappable(MISSING_FIELD, path, event_key)
         id_parts.append(as_id(value, path))
 
-    channel = _optional_text(context.get(rule.channel)) if rule.channel else None
-    thread = _optional_text(context.get(rule.thread)) if rule.thread else None
+    channel = _optional_text(readers.channel(payload, derived)) if readers.channel else None
+    thread = _optional_text(readers.thread(payload, derived)) if readers.thread else None
     events = []
     for target in targets:
-        event_id = stable_id(
-            platform.value, community, event_key, rule.kind.value, *id_parts, target or ""
-        )
+        # StrEnum members are their values: joined as they are, no .value lookups
+        event_id = stable_id(platform, community, event_key, rule.kind, *id_parts, target or "")
         try:
             events.append(
                 EngagementEvent.model_validate(
