@@ -34,9 +34,11 @@ class StubProducer:
     """``send`` hands out futures the test resolves; ``block`` makes a send never return."""
 
     def __init__(self, block_after: int | None = None, known: bool = True) -> None:
+        # aiokafka's ClusterMetadata keeps topic -> {partition: metadata} in _partitions
         self.client = SimpleNamespace(
             cluster=SimpleNamespace(
-                partitions_for_topic=lambda topic: PARTITIONS if known else None
+                _partitions={"engagement.events": dict.fromkeys(PARTITIONS)} if known else {},
+                partitions_for_topic=lambda topic: PARTITIONS if known else None,
             )
         )
         self.sent: list[tuple[str, bytes | None, int | None, asyncio.Future[Any]]] = []

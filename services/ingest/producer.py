@@ -46,6 +46,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.partitioner import murmur2
 
 from invested.settings import Settings
+from services.ingest.deadlines import Deadlines
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ class EventProducer:
         self._producer: AIOKafkaProducer | None = None
         self.timeout = settings.produce_timeout_seconds
         self.append_timeout = append_seconds(settings)
+        self._deadlines = Deadlines(self.timeout)
         self._unsettled = 0  # bytes of the records of requests waiting in publish()
 
     async def start(self) -> None:
@@ -164,11 +166,13 @@ class EventProducer:
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self.timeout
-        cluster = producer.client.cluster
+        # topic -> {partition: metadata}; ClusterMetadata.partitions_for_topic() copies it into a
+        # new set on every call, and only the count matters here (pinned aiokafka < 0.13)
+        topics = producer.client.cluster._partitions
         partitions: list[int | None] = []
         size = 0
         for record in records:
-            known = cluster.partitions_for_topic(record.topic) if record.key else None
+            known = topics.get(record.topic) if record.key else None
             # The default partitioner's choice; None (unknown topic): the producer picks, after
             # fetching the topic's metadata.
             partitions.append(key_hash(record.key) % len(known) if known else None)
@@ -181,10 +185,12 @@ class EventProducer:
         self._unsettled += size
         acks: list[asyncio.Future[Any]] = []
         appended = False
+        # The usual case shares one timer with every other request (services.ingest.deadlines).
+        scope = (
+            self._deadlines.scope() if quick else asyncio.timeout_at(started + self.append_timeout)
+        )
         try:
-            async with asyncio.timeout_at(
-                deadline if quick else started + self.append_timeout
-            ) as scope:
+            async with scope as active:
                 for record, partition in zip(records, partitions, strict=True):
                     acks.append(
                         await producer.send(
@@ -192,8 +198,8 @@ class EventProducer:
                         )
                     )
                 appended = True
-                if not quick:
-                    scope.reschedule(deadline)
+                if isinstance(active, asyncio.Timeout):
+                    active.reschedule(deadline)
                 if len(acks) == 1:
                     await acks[0]
                 else:
