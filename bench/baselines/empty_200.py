@@ -1,7 +1,7 @@
 """Baseline: Starlette + uvicorn answering an empty 200 to every webhook route.
 
 The same framework, server and server options as ingest (``invested.service.serve_http``:
-uvicorn, one process, no access log), the same routes, and nothing else: no body read, no
+uvicorn, one process, no access log, the same garbage-collector tuning), the same routes, and nothing else: no body read, no
 signature, no Kafka. Ingest's rate is reported as a share of this one.
 Run: ``python -m bench.baselines.empty_200 --port P``.
 """
@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from invested.contracts import Platform
+from invested.service import tune_gc_for_requests
 
 
 async def empty(request: Request) -> Response:
@@ -36,6 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
+    tune_gc_for_requests()  # as ingest's __main__ does: the same process tuning on both sides
     uvicorn.run(
         create_app(),
         host="127.0.0.1",

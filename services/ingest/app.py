@@ -23,7 +23,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
@@ -121,15 +120,19 @@ async def read_body(request: Request, declared: str, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-# An integer literal of 19+ digits may not fit in 64 bits, where orjson would return a float.
-_LONG_INTEGER = re.compile(rb"(?:^|[:\[,])\s*-?[0-9]{19}")
+# orjson reads an integer past 64 bits as a float where json.loads keeps it exact: such a literal has
+# 20+ digits, or a minus and 19+. Digits → "0", "-" stays, the rest → " ", then two substring
+# searches: 0.9 µs a body, where a regular expression for the same took 3 to 7.
+_DIGIT_SHAPE = bytes(48 if 48 <= b <= 57 else 45 if b == 45 else 32 for b in range(256))
+_LONG_POSITIVE, _LONG_NEGATIVE = b"0" * 20, b"-" + b"0" * 19
 
 
 def parse_json(body: bytes) -> Any:
-    """``json.loads(body)``, exactly (a test holds them equal), a third of the time: orjson for
-    what it reads the same, the standard library for the rest (NaN, lone surrogates, a BOM,
-    UTF-16, integers past 64 bits). Raises ValueError or RecursionError as json.loads does."""
-    if _LONG_INTEGER.search(body) is None:
+    """``json.loads(body)``, exactly (a test holds them equal), in half the time: orjson for what
+    it reads the same, the standard library for the rest (NaN, lone surrogates, a BOM, UTF-16,
+    integers past 64 bits). Raises ValueError or RecursionError as json.loads does."""
+    shape = body.translate(_DIGIT_SHAPE)
+    if _LONG_POSITIVE not in shape and _LONG_NEGATIVE not in shape:
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
