@@ -394,6 +394,10 @@ def load_server(
     return levels, metrics
 
 
+def _all_errors(levels: list[LevelLoad]) -> Counter[str]:
+    return sum((level.result.errors for level in levels), Counter[str]())
+
+
 def bench_ingest(ctx: Context) -> None:
     """Signed webhooks through ingest (verify, map, dedupe, Kafka acks=all) vs an empty 200.
 
@@ -439,11 +443,7 @@ def bench_ingest(ctx: Context) -> None:
         )
     best = max(ingest, key=lambda level: level.result.rate)
     best_empty = max(empty, key=lambda level: level.result.rate)
-    statuses: Counter[int] = Counter()
-    errors: Counter[str] = Counter()
-    for level in ingest:
-        statuses.update(level.result.statuses)
-        errors.update(level.result.errors)
+    statuses = sum((level.result.statuses for level in ingest), Counter[int]())
     produce = buckets(metrics, m.INGEST_PRODUCE_LATENCY)
     ctx.results.update(
         ingest_webhooks_per_s=round(best.result.rate, 1),
@@ -454,10 +454,10 @@ def bench_ingest(ctx: Context) -> None:
         empty_200_clients=best_empty.clients,
         empty_200_p99_ms=_ms(best_empty.result.percentile(0.99)),
         empty_200_cpu_us_per_request=best_empty.cpu_us_per_request,
-        empty_200_errors=dict(sum((Counter(lv.result.errors) for lv in empty), Counter())),
+        empty_200_errors=dict(_all_errors(empty)),
         ingest_levels=levels,
         ingest_statuses={str(k): v for k, v in sorted(statuses.items())},
-        ingest_errors=dict(errors),
+        ingest_errors=dict(_all_errors(ingest)),
         ingest_events_published=int(total(metrics, m.INGEST_EVENTS_PUBLISHED)),
         # handing a webhook's records to the producer → last broker ack (linger included), all levels
         ingest_produce_p50_ms=_ms(quantile_from_buckets(produce, 0.5)),

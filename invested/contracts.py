@@ -24,11 +24,12 @@ TRANSITION_SOURCE: Final = "/invested/classifier"
 _ID_NAMESPACE = uuid.UUID("6f1c2d8e-0b7a-4f1e-9a55-3c1f0e2d4b6a")
 
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# What identifiers must not contain; ingest and the API check it with this same pattern.
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _no_control_chars(value: str) -> str:
-    if _CONTROL_CHARS.search(value):
+    if CONTROL_CHARS.search(value):
         raise ValueError("must not contain control characters")
     return value
 

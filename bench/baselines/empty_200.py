@@ -1,8 +1,8 @@
 """Baseline: Starlette + uvicorn answering an empty 200 to every webhook route.
 
 The same framework, server and server options as ingest (``invested.service.serve_http``:
-uvicorn, one process, no access log, the same garbage-collector tuning), the same routes, and nothing else: no body read, no
-signature, no Kafka. Ingest's rate is reported as a share of this one.
+uvicorn, one process, no access log, the same garbage-collector tuning), the same routes, and
+nothing else: no body read, no signature, no Kafka. Ingest's rate is reported as a share of this one.
 Run: ``python -m bench.baselines.empty_200 --port P``.
 """
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
+
+from invested.contracts import CONTROL_CHARS
 
 ID_MAX_LENGTH = 256  # invested.contracts.Identifier
 CURSOR_MAX_LENGTH = 4 * ((ID_MAX_LENGTH * 4 + 2) // 3)  # base64 of 256 four-byte characters
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def encode_cursor(member: str) -> str:
@@ -32,7 +32,7 @@ def decode_cursor(cursor: str | None) -> str | None:
         raise ValueError("not a cursor returned by this API") from None
     if (
         not 1 <= len(member) <= ID_MAX_LENGTH
-        or _CONTROL.search(member)
+        or CONTROL_CHARS.search(member)
         or encode_cursor(member) != cursor  # canonical form only: one cursor per position
     ):
         raise ValueError("not a cursor returned by this API")

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from invested.contracts import EngagementEvent, Kind, Platform, stable_id
+from invested.contracts import CONTROL_CHARS, EngagementEvent, Kind, Platform, stable_id
 
 # Reasons on ingest.deadletter (stable codes, also metric labels).
 UNKNOWN_EVENT = "unknown_event"  # the event key is not in the platform's table
@@ -35,7 +35,6 @@ ADAPTER_ERROR = "adapter_error"  # a bug: the adapter raised; the payload is kep
 
 _MISSING = object()
 _NUMERIC_TS = re.compile(r"^[0-9]{9,11}(\.[0-9]+)?$")
-_CONTROL = re.compile("[\x00-\x1f\x7f]")  # what the contract's identifiers reject
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
@@ -122,9 +121,6 @@ class Context:
 
     payload: Any
     derived: dict[str, Any] = field(default_factory=dict)
-
-    def get(self, path: str) -> Any:
-        return read_path(path, self.payload, self.derived)
 
 
 # One reader per path, built on first use: the paths come from the mapping tables (a fixed set),
@@ -243,7 +239,7 @@ def _optional_text(value: Any) -> str | None:
     if isinstance(value, str | int):
         text = str(value)
         # Optional context: drop what the contract would reject rather than lose the event.
-        if 0 < len(text) <= 256 and _CONTROL.search(text) is None and utf8_clean(text):
+        if 0 < len(text) <= 256 and CONTROL_CHARS.search(text) is None and utf8_clean(text):
             return text
     return None
 
