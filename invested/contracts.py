@@ -89,6 +89,8 @@ class Kind(StrEnum):
     FEEDBACK = "feedback"
     ATTEND = "attend"
     HOST = "host"
+    COMMIT = "commit"  # a commit pushed by its author (GitHub push)
+    RELEASE = "release"  # a release published (GitHub release.published)
 
 
 class KindGroup(StrEnum):
@@ -123,8 +125,29 @@ INVESTMENT_KINDS: frozenset[Kind] = frozenset(
         Kind.FEEDBACK,
         Kind.ATTEND,
         Kind.HOST,
+        Kind.COMMIT,
+        Kind.RELEASE,
     }
 )
+
+
+class Role(StrEnum):
+    """What a member is to the classifier. Only ``member`` counts: bots and staff are never
+    audience or community and never anyone's peer (README "Roles")."""
+
+    MEMBER = "member"
+    BOT = "bot"
+    STAFF = "staff"
+
+
+# A verified e-mail address, as the hex SHA-256 of its trimmed, lower-cased form: enough to match
+# one person across platforms without putting addresses on Kafka.
+EmailDigest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+def email_digest(address: str) -> str:
+    """The :data:`EmailDigest` of an address (ingest and backfill use this one function)."""
+    return hashlib.sha256(address.strip().lower().encode()).hexdigest()
 
 
 def groups_of(kind: Kind) -> frozenset[KindGroup]:
@@ -188,6 +211,27 @@ class EngagementEvent(BaseModel):
     thread: Identifier | None = None
     occurred_at: datetime = Field(description="Event time, from the payload (UTC).")
     received_at: datetime = Field(description="When ingest received it (UTC).")
+    member_handle: Identifier | None = Field(
+        None,
+        description="The acting member's handle or display name as the payload shows it (GitHub "
+        "login, Slack name, Discourse username, Discord username).",
+    )
+    member_role: Role | None = Field(
+        None,
+        description="'bot' when the payload itself says the actor is a bot or an app; otherwise "
+        "absent (staff come from the roles file, not from payloads).",
+    )
+    member_email_sha256: EmailDigest | None = Field(
+        None,
+        description="SHA-256 of a verified e-mail address the payload proves for the actor "
+        "(trimmed, lower-cased): links one person across platforms of a brand.",
+    )
+    target_handle: Identifier | None = Field(
+        None, description="The target member's handle or display name, as the payload shows it."
+    )
+    target_role: Role | None = Field(
+        None, description="'bot' when the payload says the target member is a bot or an app."
+    )
 
     @property
     def key(self) -> str:

@@ -71,6 +71,8 @@ WINDOW_CODES: dict[Kind, str] = {
     Kind.FEEDBACK: "k",
     Kind.ATTEND: "t",
     Kind.HOST: "h",
+    Kind.COMMIT: "g",
+    Kind.RELEASE: "e",
 }
 RECEIVED_CODE = "*"
 GS, RS = "\x1d", "\x1e"  # separators of the script's result: fields, steps
