@@ -27,6 +27,8 @@ DEV_ENV: dict[str, str] = {
     "INVESTED_GITHUB_WEBHOOK_SECRET": "dev-github-secret",
     "INVESTED_SLACK_SIGNING_SECRET": "dev-slack-signing-secret",
     "INVESTED_DISCOURSE_WEBHOOK_SECRET": "dev-discourse-secret",
+    # The instance the simulator posts as (services.ingest.simulator.SimConfig).
+    "INVESTED_DISCOURSE_INSTANCE_URL": "https://forum.acme.dev",
     "INVESTED_DISCORD_PUBLIC_KEY": discord_dev_public_key_hex(),
     "INVESTED_STANDARD_WEBHOOKS_SECRET": "whsec_"
     + base64.b64encode(b"dev-standard-webhooks-key!").decode(),

@@ -15,6 +15,8 @@ INGEST_PRODUCE_LATENCY = "invested_ingest_produce_latency_seconds"  # platform (
 INGEST_DEADLETTERED = "invested_ingest_deadlettered_total"  # platform, reason
 INGEST_DUPLICATES = "invested_ingest_duplicates_total"  # platform
 INGEST_DEDUPE_ERRORS = "invested_ingest_dedupe_errors_total"  # operation (Redis unreachable)
+INGEST_IGNORED = "invested_ingest_ignored_total"  # platform, reason (authentic, nothing we count)
+INGEST_CLOCK_ADJUSTED = "invested_ingest_clock_adjusted_total"  # platform, reason (future)
 
 # --- classifier ----------------------------------------------------------------------------------
 CLASSIFIER_EVENTS_PROCESSED = "invested_classifier_events_processed_total"  # kind

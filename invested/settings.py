@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from invested.communities import discourse_community
+
 ENV_PREFIX = "INVESTED_"
 
 
@@ -75,7 +77,15 @@ class Settings(BaseSettings):
         None, description="Slack app signing secret (v0 signatures). Unset: route answers 503."
     )
     discourse_webhook_secret: SecretStr | None = Field(
-        None, description="Discourse webhook secret. Unset: route answers 503."
+        None,
+        description="Discourse webhook secret of the instance in INVESTED_DISCOURSE_INSTANCE_URL, "
+        "or comma-separated `<instance url>=<secret>` pairs (the secret that verifies a webhook "
+        "decides its instance). Unset: route answers 503.",
+    )
+    discourse_instance_url: str | None = Field(
+        None,
+        description="Base URL of the Discourse instance (path included) whose webhooks the single "
+        "INVESTED_DISCOURSE_WEBHOOK_SECRET signs; required with a single secret.",
     )
     discord_public_key: SecretStr | None = Field(
         None,
@@ -88,6 +98,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, gt=0, description="Largest webhook body accepted.")
     replay_window_seconds: int = Field(
         300, gt=0, description="Signed timestamps older/newer than this are rejected (401)."
+    )
+    max_clock_skew_seconds: int = Field(
+        300,
+        ge=0,
+        description="An event time later than its receive time by more than this is set to the "
+        "receive time (counted in invested_ingest_clock_adjusted_total).",
     )
     dedupe_ttl_seconds: int = Field(
         259_200, gt=0, description="How long a platform delivery id is remembered (redeliveries)."
@@ -142,6 +158,18 @@ class Settings(BaseSettings):
         # `SECRET=` in an .env file means "not configured", never "sign with the empty string".
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("discourse_instance_url", mode="before")
+    @classmethod
+    def _empty_instance_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("discourse_instance_url")
+    @classmethod
+    def _check_instance_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            discourse_community(value)  # ValueError names what is wrong with the URL
         return value
 
     @field_validator("api_keys", mode="before")

@@ -17,27 +17,31 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from invested.contracts import DeadLetter, Kind, Platform
+from invested.devsecrets import DEV_ENV
 from invested.settings import load_settings
 from invested.stack import free_port
 from invested.topics import member_key
 from services.ingest.app import create_app
+from services.ingest.signing import Secrets, Signer
 from services.ingest.simulator import SimConfig, generate, post_all
 from tests.backends import Backend
 from tests.test_ingest_support import (
+    DISCOURSE_INSTANCE,
     FIXTURES,
     ROOT,
     SIGNER,
     IngestServer,
+    Prepared,
     Tap,
-    deadletters_with,
     events_of,
     ingest_env,
     prepare,
@@ -47,19 +51,32 @@ from tests.test_ingest_support import (
 PLATFORMS = ["github", "slack", "discourse", "discord", "generic"]
 
 # One realistic interaction per platform: (fixture, [(kind, member, target_member)]).
+# (Discourse members are usernames: ``prepare`` suffixes them with the test's marker.)
 ROUND_TRIPS: dict[str, tuple[str, list[tuple[Kind, str, str | None]]]] = {
-    "github": ("issue_comment.created", [(Kind.COMMENT, "583231", "2154")]),
-    "slack": ("message.thread_reply", [(Kind.REPLY, "U0G9QF9C6", "U061F7AUR")]),
+    "github": ("issue_comment/created.payload", [(Kind.COMMENT, "21031067", None)]),
+    "slack": ("message.thread_reply", [(Kind.REPLY, "U0442AB12CD", "U043H11ES4V")]),
     "discourse": ("post_created.reply", [(Kind.REPLY, "octocat", "monalisa")]),
     "discord": (
         "message_create",
         [
-            (Kind.MENTION, "53908232506183680", "80351110224678912"),
-            (Kind.POST, "53908232506183680", None),
+            (Kind.MENTION, "53908099506183680", "80351110224678912"),
+            (Kind.POST, "53908099506183680", None),
         ],
     ),
     "generic": ("engagement.feedback", [(Kind.FEEDBACK, "attendee-4411", "host-17")]),
 }
+
+
+def expected_triples(
+    prepared: Prepared, expected: list[tuple[Kind, str, str | None]]
+) -> list[tuple[Kind, str, str | None]]:
+    if prepared.request.platform is not Platform.DISCOURSE:
+        return sorted(expected, key=str)
+    suffix = prepared.marker
+    return sorted(
+        ((kind, member + suffix, target and target + suffix) for kind, member, target in expected),
+        key=str,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +88,29 @@ def tap(backend: Backend) -> Iterator[Tap]:
 @pytest.fixture(scope="module")
 def server(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestServer]:
     workdir = tmp_path_factory.mktemp("ingest")
-    with IngestServer(backend.kafka_bootstrap, backend.redis_url, workdir) as value:
+    with IngestServer(
+        backend.kafka_bootstrap,
+        backend.redis_url,
+        workdir,
+        INVESTED_DISCOURSE_WEBHOOK_SECRET=DISCOURSE_PAIRS,
+    ) as value:
         yield value
     log = value.log()
     # Every request of the module was answered on an explicit path: no bug, no traceback.
     assert "Traceback" not in log, log[-4000:]
     assert "unexpected error" not in log, log[-4000:]
+
+
+# Two Discourse instances under one host (path-based communities), each with its own secret: the
+# development instance every test signs for, and one the simulator test posts as.
+SIM_INSTANCE = f"{DISCOURSE_INSTANCE}/sim-{uuid.uuid4().hex[:8]}"
+DISCOURSE_PAIRS = (
+    f"{DISCOURSE_INSTANCE}={DEV_ENV['INVESTED_DISCOURSE_WEBHOOK_SECRET']},"
+    f"{SIM_INSTANCE}=sim-discourse-secret"
+)
+PAIRS_SIGNER = Signer(
+    Secrets.from_env({**DEV_ENV, "INVESTED_DISCOURSE_WEBHOOK_SECRET": DISCOURSE_PAIRS})
+)
 
 
 def triples(records: list) -> list[tuple[Kind, str, str | None]]:
@@ -98,8 +132,8 @@ def test_signed_webhook_yields_the_normalized_events_on_kafka(
     answer = response.json()
     assert answer["status"] == "accepted" and answer["events"] == len(expected)
 
-    records = tap.wait_for(events_of(prepared.community), count=len(expected))
-    assert triples(records) == sorted(expected, key=str)
+    records = tap.wait_for(prepared.events, count=len(expected))
+    assert triples(records) == expected_triples(prepared, expected)
     for record in records:
         event = record.event()
         assert event.id in answer["ids"]
@@ -124,8 +158,8 @@ def test_tampered_body_is_401_and_nothing_reaches_kafka(
 
     # The authentic delivery, sent afterwards by the same member, is read; the tampered is not.
     assert server.post(prepared.request).status_code == 200
-    tap.wait_for(events_of(prepared.community), count=len(expected))
-    records = tap.matching(events_of(prepared.community))
+    tap.wait_for(prepared.events, count=len(expected))
+    records = tap.matching(prepared.events)
     assert len(records) == len(expected)
     assert all(b"tampered" not in record.value for record in records)
 
@@ -148,10 +182,8 @@ def test_redelivery_yields_one_set_of_events(
     later = prepare(platform, name, unique, variant=1)
     second = server.post(later.request)
     assert second.status_code == 200, second.text
-    tap.wait_for(
-        lambda r: events_of(prepared.community)(r) and r.event().id in second.json()["ids"]
-    )
-    ids = Counter(record.event().id for record in tap.matching(events_of(prepared.community)))
+    tap.wait_for(lambda r: prepared.events(r) and r.event().id in second.json()["ids"])
+    ids = Counter(record.event().id for record in tap.matching(prepared.events))
     assert {event_id: ids[event_id] for event_id in first.json()["ids"]} == {
         event_id: 1 for event_id in first.json()["ids"]
     }
@@ -162,7 +194,7 @@ def test_redelivery_yields_one_set_of_events(
 
 
 def test_handshakes_are_answered_as_each_platform_expects(server: IngestServer) -> None:
-    ping = json.loads((FIXTURES / "github" / "ping.json").read_text())
+    ping = json.loads((FIXTURES / "github" / "ping" / "payload.json").read_text())
     response = server.post(SIGNER.github(json.dumps(ping).encode(), "ping", str(uuid.uuid4())))
     assert response.status_code == 200 and response.json() == {"status": "pong"}
 
@@ -170,13 +202,15 @@ def test_handshakes_are_answered_as_each_platform_expects(server: IngestServer) 
     response = server.post(SIGNER.slack(challenge))
     assert response.json() == {"challenge": json.loads(challenge)["challenge"]}
 
-    response = server.post(SIGNER.discord((FIXTURES / "discord" / "ping.json").read_bytes()))
+    response = server.post(
+        SIGNER.discord((FIXTURES / "discord" / "interaction.ping.json").read_bytes())
+    )
     assert response.status_code == 200 and response.json() == {"type": 1}
     response = server.post(SIGNER.discord(b'{"version":1,"application_id":"1","type":0}'))
     assert response.status_code == 204
 
     response = server.post(
-        SIGNER.discourse(b'{"ping":"OK"}', "ping", "ping", "https://forum.example", "1")
+        SIGNER.discourse(b'{"ping":"OK"}', "ping", "ping", DISCOURSE_INSTANCE, "1")
     )
     assert response.status_code == 200 and response.json() == {"status": "pong"}
 
@@ -243,33 +277,202 @@ def test_unknown_routes_and_methods_answer_json(server: IngestServer) -> None:
     assert response.status_code == 404 and response.json() == {"error": "not_found"}
 
 
-# --- dead letters -------------------------------------------------------------------------------
+# --- replays, instances, clocks, interactions ---------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("platform", "name", "reason"),
+    "name", ["star/deleted.payload", "member/added.payload", "organization/member_added.payload"]
+)
+def test_a_replayed_github_body_with_new_delivery_ids_gives_the_same_event_ids(
+    name: str, server: IngestServer, tap: Tap, unique: str
+) -> None:
+    # GitHub signs no time and no delivery id: a captured body can be sent again at any time.
+    prepared = prepare("github", name, unique)
+    ids = []
+    for _ in range(3):
+        replay = SIGNER.github(prepared.request.body, name.split("/")[0], str(uuid.uuid4()))
+        response = server.post(replay)
+        assert response.status_code == 200 and response.json()["status"] == "accepted"
+        ids.append(response.json()["ids"])
+    assert ids[0] == ids[1] == ids[2] and len(ids[0]) == 1
+
+
+def test_a_replayed_discourse_body_with_new_event_ids_gives_the_same_event_ids(
+    server: IngestServer, unique: str
+) -> None:
+    prepared = prepare("discourse", "post_created.reply", unique)
+    ids = []
+    for _ in range(2):
+        replay = SIGNER.discourse(
+            prepared.request.body, "post_created", "post", DISCOURSE_INSTANCE, uuid.uuid4().hex
+        )
+        response = server.post(replay)
+        assert response.status_code == 200 and response.json()["status"] == "accepted"
+        ids.append(response.json()["ids"])
+    assert ids[0] == ids[1]
+
+
+@pytest.mark.parametrize(
+    "instance", ["https://forum.other.example", SIM_INSTANCE, f"{DISCOURSE_INSTANCE}/fr"]
+)
+def test_a_discourse_body_replayed_under_another_instance_is_refused(
+    instance: str, server: IngestServer, tap: Tap, unique: str
+) -> None:
+    # Signed with the development instance's secret (SIGNER knows no other), claiming another
+    # instance: an unknown one, a configured one, another path on the same host.
+    prepared = prepare("discourse", "post_created.reply", unique)
+    replay = SIGNER.discourse(
+        prepared.request.body, "post_created", "post", instance, uuid.uuid4().hex
+    )
+    response = server.post(replay)
+    assert response.status_code == 401 and response.json() == {"error": "instance_mismatch"}
+    assert server.post(prepared.request).json()["status"] == "accepted"
+    [record] = tap.wait_for(prepared.events)
+    assert record.event().community == "forum.acme.dev"
+
+
+def test_a_future_event_time_is_set_to_the_receive_time_and_counted(
+    server: IngestServer, tap: Tap, unique: str
+) -> None:
+    prepared = prepare("github", "issues/opened.payload", unique)
+    prepared.payload["issue"]["created_at"] = "2099-01-01T00:00:00Z"
+    prepared = resigned(prepared, prepared.payload)
+    before = datetime.now(UTC)
+    response = server.post(prepared.request)
+    assert response.status_code == 200, response.text
+    [record] = tap.wait_for(prepared.events)
+    event = record.event()
+    assert event.occurred_at == event.received_at and before <= event.received_at
+    metrics = httpx.get(server.url + "/metrics").text
+    assert 'invested_ingest_clock_adjusted_total{platform="github",reason="future"}' in metrics
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
     [
-        ("github", "issues.labeled", "unknown_event"),
-        ("github", "pull_request.closed.unmerged", "unmapped_event"),
-        ("slack", "message.message_changed", "unknown_event"),
-        ("generic", "invoice.paid", "unknown_event"),
+        (2, {"type": 4, "data": {"flags": 64}}),
+        (3, {"type": 6}),
+        (4, {"type": 8, "data": {"choices": []}}),
+        (5, {"type": 4, "data": {"flags": 64}}),
     ],
 )
+def test_discord_interactions_are_answered_as_discord_expects(
+    kind: int, expected: dict[str, Any], server: IngestServer
+) -> None:
+    interaction = json.loads((FIXTURES / "discord" / "interaction.slash_command.json").read_text())
+    interaction["type"] = kind
+    started = datetime.now(UTC)
+    response = server.post(SIGNER.discord(json.dumps(interaction).encode()))
+    assert (datetime.now(UTC) - started).total_seconds() < 3  # Discord's limit
+    assert response.status_code == 200
+    body = response.json()
+    assert body["type"] == expected["type"]
+    for key, value in expected.get("data", {}).items():
+        assert body["data"][key] == value
+    if kind in (2, 5):
+        assert body["data"]["content"]
+    metrics = httpx.get(server.url + "/metrics").text
+    assert 'invested_ingest_webhooks_received_total{outcome="interaction",platform="discord"}' in (
+        metrics
+    )
+
+
+# --- dead letters -------------------------------------------------------------------------------
+
+
+def _drop(*path: str) -> Callable[[dict[str, Any]], None]:
+    def mutate(payload: dict[str, Any]) -> None:
+        node = payload
+        for part in path[:-1]:
+            node = node[part]
+        del node[path[-1]]
+
+    return mutate
+
+
+# Mapped events whose payload lacks what the mapping needs: the only dead letters.
+BROKEN: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
+    ("github", "issues/opened.payload", _drop("issue", "user"), "missing_field"),
+    ("github", "pull_request/closed.payload", _drop("pull_request", "merged"), "missing_field"),
+    ("slack", "messageExample", _drop("event", "user"), "missing_field"),
+    ("discourse", "post_created.reply", _drop("post", "id"), "missing_field"),
+    ("discord", "message_reaction_add", _drop("d", "emoji"), "missing_field"),
+    ("generic", "engagement.attend", _drop("data", "member"), "missing_field"),
+]
+
+
+def resigned(prepared: Prepared, payload: dict[str, Any]) -> Prepared:
+    body = json.dumps(payload).encode()
+    return Prepared(resign(prepared, body), prepared.community, payload, prepared.marker)
+
+
+@pytest.mark.parametrize(("platform", "name", "mutate", "reason"), BROKEN)
 def test_authentic_but_unmappable_is_202_and_dead_lettered_with_the_raw_payload(
-    platform: str, name: str, reason: str, server: IngestServer, tap: Tap, unique: str
+    platform: str,
+    name: str,
+    mutate: Callable[[dict[str, Any]], None],
+    reason: str,
+    server: IngestServer,
+    tap: Tap,
+    unique: str,
 ) -> None:
     prepared = prepare(platform, name, unique)
+    mutate(prepared.payload)
+    prepared = resigned(prepared, prepared.payload)
     response = server.post(prepared.request)
     assert response.status_code == 202, response.text
     assert response.json()["status"] == "deadlettered" and response.json()["reason"] == reason
 
-    [record] = tap.wait_for(deadletters_with(prepared.community))
+    [record] = tap.wait_for(prepared.deadletters())
     letter = record.deadletter()
     assert letter.source == f"ingest/{platform}"
     assert letter.reason == reason
     assert letter.payload == prepared.request.body.decode()
     assert letter.extra["delivery_id"] == response.json()["delivery_id"]
     assert not any("signature" in header for header in letter.headers)
+
+
+# Authentic webhooks of events we do not count (the platforms' own examples): ignored.
+IGNORED = [
+    ("github", "issues/labeled.payload", "event_not_mapped"),
+    ("github", "pull_request/synchronize.payload", "event_not_mapped"),
+    ("github", "pull_request/closed.payload", "pull_request_not_merged"),
+    ("github", "watch/started.payload", "reported_by_star_event"),
+    ("github", "push/payload", "no_new_commits"),
+    ("slack", "messageChange", "event_not_mapped"),
+    ("discourse", "post_created.whisper", "whisper"),
+    ("discourse", "post_created.private_message", "private_message"),
+    ("discourse", "topic_created", "event_not_mapped"),
+    ("generic", "invoice.paid", "event_not_mapped"),
+]
+
+
+@pytest.mark.parametrize(("platform", "name", "reason"), IGNORED)
+def test_ignored_is_200_and_reaches_neither_topic(
+    platform: str, name: str, reason: str, server: IngestServer, tap: Tap, unique: str
+) -> None:
+    prepared = prepare(platform, name, unique)
+    response = server.post(prepared.request)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "ignored" and response.json()["reason"] == reason
+
+    # A dead letter of the same marker sent afterwards lands on the one-partition topic after
+    # anything the ignored webhook could have put there: once it is read, absence is proven.
+    platform_broken = next(case for case in BROKEN if case[0] == platform)
+    broken = prepare(platform, platform_broken[1], unique)
+    platform_broken[2](broken.payload)
+    broken = resigned(broken, broken.payload)
+    assert server.post(broken.request).status_code == 202
+    [letter] = tap.wait_for(broken.deadletters())
+    assert letter.deadletter().payload == broken.request.body.decode()
+    assert not tap.matching(prepared.events)
+
+    metrics = httpx.get(server.url + "/metrics").text
+    assert (
+        f'invested_ingest_webhooks_received_total{{outcome="ignored",platform="{platform}"}}'
+        in (metrics)
+    )
+    assert f'invested_ingest_ignored_total{{platform="{platform}",reason="{reason}"}}' in metrics
 
 
 # --- operations ---------------------------------------------------------------------------------
@@ -348,14 +551,16 @@ def test_simulated_community_lands_every_event(server: IngestServer, tap: Tap, u
         days=5,
         github_org=f"sim-{unique}",
         slack_team=f"TSIM{unique.upper()}",
-        discourse_instance=f"https://sim-{unique}.example",
+        discourse_instance=SIM_INSTANCE,
         discord_guild=f"8{int(unique, 16)}",
         meetup_community=f"sim-meetups-{unique}",
     )
     _, events = generate(config)
-    result = asyncio.run(post_all(events, SIGNER, server.url, concurrency=4, progress=False))
+    result = asyncio.run(post_all(events, PAIRS_SIGNER, server.url, concurrency=4, progress=False))
     assert result.statuses == Counter({200: len(events)}), result.errors
     communities = {config.community(p) for p in config.platforms}
+    # The instance URL with its path is the community; the secret that verified decided it.
+    assert config.community(Platform.DISCOURSE) == f"forum.acme.dev~{SIM_INSTANCE.rsplit('/')[-1]}"
     records = tap.wait_for(
         events_of(*communities),
         count=result.events_accepted,

@@ -26,7 +26,6 @@ from services.ingest.signatures import (
     MISSING,
     STALE,
     SignatureError,
-    build_verifiers,
     parse_ed25519_public_keys,
     parse_whsec,
     sign_discord,
@@ -41,6 +40,7 @@ from services.ingest.signatures import (
     verify_slack,
     verify_standard,
 )
+from services.ingest.verifiers import build_verifiers
 
 WINDOW = 300.0
 

@@ -14,9 +14,9 @@ from invested.contracts import EngagementEvent, Kind, Platform
 from invested.devsecrets import DEV_ENV
 from invested.settings import load_settings
 from services.ingest.adapters import ADAPTERS, Delivery
-from services.ingest.signatures import build_verifiers
 from services.ingest.signing import Secrets, Signer
 from services.ingest.simulator import SimConfig, SimEvent, generate, sign
+from services.ingest.verifiers import build_verifiers
 
 END = datetime(2024, 6, 1, tzinfo=UTC)
 CONFIG = SimConfig(seed=5, members=80, days=14, end=END)
@@ -29,8 +29,10 @@ def adapt(event: SimEvent) -> list[EngagementEvent]:
     headers = {name.lower(): value for name, value in request.headers.items()}
     adapter = ADAPTERS[request.platform]
     payload = json.loads(request.body)
-    delivery_id = adapter.delivery_id(headers, payload) or "x"
-    return adapter.adapt(Delivery(request.platform, headers, payload, delivery_id, END))
+    bound = CONFIG.community(request.platform) if request.platform is Platform.DISCOURSE else None
+    delivery = Delivery(request.platform, headers, payload, "", END, bound)
+    delivery.delivery_id = adapter.delivery_id(delivery) or "x"
+    return adapter.adapt(delivery)
 
 
 def test_same_seed_same_community_and_payloads() -> None:

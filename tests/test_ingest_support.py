@@ -6,7 +6,12 @@
   ``engagement.events`` and ``ingest.deadletter``; tests wait on it for what they expect. One
   group join per test module (Tansu takes ~3 s to settle a new group).
 - :func:`prepare` turns a payload fixture into a signed request isolated by a unique community
-  and delivery id, since the session broker and Redis are shared by every test.
+  (Discourse: unique usernames, since its community is the configured instance) and delivery id,
+  since the session broker and Redis are shared by every test.
+
+Fixtures are the platforms' published examples (``tests/fixtures/README.md``); a fixture is named
+by its path under ``tests/fixtures/<platform>/``, without ``.json`` (``issue_comment/created.payload``,
+``post_created.reply``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 
+from invested.communities import discourse_community
 from invested.contracts import DeadLetter, EngagementEvent, Platform
 from invested.devsecrets import DEV_ENV
 from invested.stack import free_port
@@ -40,6 +46,20 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 def fixture(platform: str, name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / platform / f"{name}.json").read_text())
+
+
+def fixture_names(platform: str) -> list[str]:
+    """Every fixture of a platform, as :func:`fixture` names them."""
+    root = FIXTURES / platform
+    return sorted(str(path.relative_to(root))[: -len(".json")] for path in root.rglob("*.json"))
+
+
+def event_name(platform: str, name: str) -> str:
+    """The platform's event name header for a fixture: GitHub's is the folder
+    (``pull_request/closed.payload``), Discourse's the first part (``post_created.reply``)."""
+    if platform == "github":
+        return name.split("/")[0]
+    return name.split(".")[0]
 
 
 def ingest_env(bootstrap: str, redis_url: str, port: int, **extra: str) -> dict[str, str]:
@@ -238,13 +258,40 @@ class Prepared:
     request: SignedRequest
     community: str
     payload: dict[str, Any]
+    marker: str  # a string only this request's payload and events carry
+
+    def events(self, record: Seen) -> bool:
+        """A record on engagement.events produced by this request (or its variants)."""
+        if not events_of(self.community)(record):
+            return False
+        if self.request.platform is not Platform.DISCOURSE:
+            return True
+        event = record.event()  # one community for every test: the usernames tell them apart
+        return event.member.endswith(self.marker)
+
+    def deadletters(self) -> Callable[[Seen], bool]:
+        return deadletters_with(self.marker)
 
 
 # Where each platform's fixture keeps the id of the object an event is about.
 _OBJECT_IDS = {
-    "github": ("comment", "issue", "pull_request", "discussion", "review", "forkee"),
+    "github": ("comment", "issue", "pull_request", "discussion", "review", "forkee", "release"),
     "discourse": ("post",),
 }
+DISCOURSE_INSTANCE = DEV_ENV["INVESTED_DISCOURSE_INSTANCE_URL"]
+
+
+def _suffix_usernames(node: Any, suffix: str) -> None:
+    """Every ``username`` in a Discourse payload gets ``suffix`` (members are usernames)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "username" and isinstance(value, str):
+                node[key] = value + suffix
+            else:
+                _suffix_usernames(value, suffix)
+    elif isinstance(node, list):
+        for value in node:
+            _suffix_usernames(value, suffix)
 
 
 def _bump(platform: str, payload: dict[str, Any], variant: int) -> None:
@@ -276,29 +323,25 @@ def prepare(
     payload = fixture(platform, name)
     if variant:
         _bump(platform, payload, variant)
+    marker = ""
     if platform == "github":
         community = f"acme-{unique}"
         payload.setdefault("organization", {})["login"] = community
         body = json.dumps(payload).encode()
-        event = name.split(".")[0]
-        request = signer.github(body, event, str(uuid.uuid4()))
+        request = signer.github(body, event_name(platform, name), str(uuid.uuid4()))
     elif platform == "slack":
         community = f"T{unique.upper()}"
         payload["team_id"] = community
         payload["event_id"] = f"Ev{unique}{uuid.uuid4().hex[:6]}"
         request = signer.slack(json.dumps(payload).encode())
     elif platform == "discourse":
-        community = f"forum-{unique}.example"
-        event = name.split(".")[0]
-        event_type = {"post_created": "post", "post_liked": "like", "user_created": "user"}.get(
-            event, event
-        )
+        community = discourse_community(DISCOURSE_INSTANCE)
+        marker = f"-{unique}"
+        _suffix_usernames(payload, marker)
+        event = event_name(platform, name)
+        event_type = event.split("_")[0]
         request = signer.discourse(
-            json.dumps(payload).encode(),
-            event,
-            event_type,
-            f"https://{community}",
-            uuid.uuid4().hex,
+            json.dumps(payload).encode(), event, event_type, DISCOURSE_INSTANCE, uuid.uuid4().hex
         )
     elif platform == "discord":
         community = f"9{int(unique, 16)}"
@@ -312,7 +355,7 @@ def prepare(
         request = signer.generic(json.dumps(payload).encode(), f"msg_{uuid.uuid4().hex}")
     else:
         raise ValueError(platform)
-    return Prepared(request, community, payload)
+    return Prepared(request, community, payload, marker or community)
 
 
 def resign(prepared: Prepared, body: bytes, signer: Signer = SIGNER) -> SignedRequest:

@@ -6,13 +6,17 @@ One request goes through these steps, each with its own answer (always JSON with
 1. platform secret unset → 503 ``not_configured`` (unsigned input is never accepted)
 2. body over ``INVESTED_MAX_BODY_BYTES`` (checked while streaming) → 413 ``body_too_large``
 3. signature (constant time) and signed timestamp → 401 ``missing_signature`` /
-   ``invalid_signature`` / ``invalid_timestamp`` / ``stale_timestamp``
+   ``invalid_signature`` / ``invalid_timestamp`` / ``stale_timestamp``; a Discourse instance
+   header naming another instance than the secret's → 401 ``instance_mismatch``
 4. JSON → 400 ``malformed_json``
-5. platform handshake (GitHub/Discourse ping, Slack ``url_verification``, Discord PING) → 200
-6. delivery id already seen (Redis) → 200 ``duplicate``
-7. mapping table → events, or the raw payload with a reason on ``ingest.deadletter`` (202)
-8. produce with acks=all and wait for every ack → 200 ``accepted``; broker down → 503
-   ``broker_unavailable`` with ``Retry-After``, so the platform retries
+5. answered directly: platform handshakes (GitHub/Discourse ping, Slack ``url_verification``,
+   Discord PING) and Discord interactions → 200 with what the platform expects
+6. mapping table → events; an event we do not count → 200 ``ignored`` (nothing produced);
+   a mapped event that cannot be mapped → the raw payload with a reason on ``ingest.deadletter``
+7. delivery id already seen (Redis) → 200 ``duplicate``
+8. event times later than the receive time plus ``INVESTED_MAX_CLOCK_SKEW_SECONDS`` are set to
+   the receive time; produce with acks=all and wait for every ack → 200 ``accepted`` (202
+   ``deadlettered``); broker down → 503 ``broker_unavailable`` with ``Retry-After``
 9. mark the delivery id as seen (only after the acks)
 """
 
@@ -25,6 +29,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -39,19 +44,22 @@ from starlette.routing import Route
 from invested.contracts import DeadLetter, EngagementEvent, Platform, utcnow
 from invested.settings import Settings
 from invested.topics import ENGAGEMENT_EVENTS, INGEST_DEADLETTER, member_key
-from services.ingest.adapters import ADAPTERS, Delivery, Unmappable
+from services.ingest.adapters import ADAPTERS, Delivery, Ignored, Unmappable
 from services.ingest.adapters.common import ADAPTER_ERROR, safe_text
 from services.ingest.dedupe import Dedupe, dedupe_key
 from services.ingest.metrics import (
+    CLOCK_ADJUSTED,
     DEADLETTERED,
     DUPLICATES,
     SIGNATURE_FAILURES,
     events_published,
+    ignored,
     produce_latency,
     webhooks_received,
 )
 from services.ingest.producer import BrokerUnavailable, EventProducer, Record
-from services.ingest.signatures import SignatureError, Verifier, build_verifiers
+from services.ingest.signatures import SignatureError
+from services.ingest.verifiers import Verifier, build_verifiers
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +206,7 @@ class Ingest:
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         )
         self.dedupe = Dedupe(self.redis, settings.dedupe_ttl_seconds, timeout=REDIS_TIMEOUT_SECONDS)
+        self.max_clock_skew = timedelta(seconds=settings.max_clock_skew_seconds)
 
     async def start(self) -> None:
         await self.producer.start()
@@ -235,7 +244,7 @@ class Ingest:
             return error(400, "client_disconnected"), "bad_request"
 
         try:
-            verifier.verify(headers, body, time.time())
+            bound_community = verifier.verify(headers, body, time.time())
         except SignatureError as exc:
             SIGNATURE_FAILURES.labels(source, exc.reason).inc()
             return error(401, exc.reason), "unauthorized"
@@ -248,25 +257,35 @@ class Ingest:
         adapter = ADAPTERS[platform]
         handshake = adapter.handshake(headers, payload)
         if handshake is not None:
+            if handshake.reason:
+                ignored(source, handshake.reason).inc()
             if handshake.body is None:
-                return Response(status_code=handshake.status), "handshake"
-            return answer(handshake.body, handshake.status), "handshake"
+                return Response(status_code=handshake.status), handshake.outcome
+            return answer(handshake.body, handshake.status), handshake.outcome
 
+        delivery = Delivery(platform, headers, payload, "", received_at, bound_community)
         delivery_id = safe_text(
-            adapter.delivery_id(headers, payload) or ("sha256:" + hashlib.sha256(body).hexdigest())
+            adapter.delivery_id(delivery) or ("sha256:" + hashlib.sha256(body).hexdigest())
         )
         if len(delivery_id) > MAX_DELIVERY_ID:  # hash, not truncate: no false duplicates
             delivery_id = "sha256:" + hashlib.sha256(delivery_id.encode()).hexdigest()
-        seen_key = dedupe_key(source, delivery_id)
-        if await self.dedupe.seen(seen_key):
-            DUPLICATES.labels(source).inc()
-            return answer({"status": "duplicate", "delivery_id": delivery_id}), "duplicate"
+        delivery.delivery_id = delivery_id
 
-        delivery = Delivery(platform, headers, payload, delivery_id, received_at)
         events: list[EngagementEvent] = []
         reason = ""
         try:
             events = adapter.adapt(delivery)
+        except Ignored as exc:
+            # Nothing to produce and nothing a retry could change: no Redis, no Kafka.
+            ignored(source, exc.reason).inc()
+            return answer(
+                {
+                    "status": "ignored",
+                    "reason": exc.reason,
+                    "event": safe_text(exc.event_key[:100]),
+                    "delivery_id": delivery_id,
+                }
+            ), "ignored"
         except Unmappable as exc:
             reason, detail, event_key = exc.reason, exc.detail, exc.event_key
         except Exception as exc:  # a bug in an adapter must not lose an authentic payload
@@ -274,6 +293,18 @@ class Ingest:
             reason, detail, event_key = ADAPTER_ERROR, type(exc).__name__, ""
         if not events and not reason:
             reason, detail, event_key = "no_events", "the mapping produced no event", ""
+
+        seen_key = dedupe_key(source, delivery_id)
+        if await self.dedupe.seen(seen_key):
+            DUPLICATES.labels(source).inc()
+            return answer({"status": "duplicate", "delivery_id": delivery_id}), "duplicate"
+
+        latest = received_at + self.max_clock_skew
+        for index, event in enumerate(events):
+            if event.occurred_at > latest:
+                # No payload may move a member's clock into the future.
+                events[index] = event.model_copy(update={"occurred_at": received_at})
+                CLOCK_ADJUSTED.labels(source, "future").inc()
 
         if reason:
             records = [

@@ -10,8 +10,9 @@ from invested import metric_defs as names
 
 WEBHOOKS_RECEIVED = Counter(
     names.INGEST_WEBHOOKS_RECEIVED.removesuffix("_total"),
-    "Webhook requests by platform and outcome (accepted, duplicate, deadlettered, handshake, "
-    "unauthorized, bad_request, too_large, not_configured, broker_unavailable, internal_error).",
+    "Webhook requests by platform and outcome (accepted, duplicate, ignored, deadlettered, "
+    "handshake, interaction, unauthorized, bad_request, too_large, not_configured, "
+    "broker_unavailable, internal_error).",
     ["platform", "outcome"],
 )
 SIGNATURE_FAILURES = Counter(
@@ -35,6 +36,18 @@ DEADLETTERED = Counter(
     "Authentic webhooks put on ingest.deadletter, by platform and reason.",
     ["platform", "reason"],
 )
+IGNORED = Counter(
+    names.INGEST_IGNORED.removesuffix("_total"),
+    "Authentic webhooks of events that carry nothing we count (answered 200, not dead-lettered), "
+    "by platform and reason.",
+    ["platform", "reason"],
+)
+CLOCK_ADJUSTED = Counter(
+    names.INGEST_CLOCK_ADJUSTED.removesuffix("_total"),
+    "Events whose time was moved to their receive time, by platform and reason (future: later "
+    "than the receive time plus INVESTED_MAX_CLOCK_SKEW_SECONDS).",
+    ["platform", "reason"],
+)
 DUPLICATES = Counter(
     names.INGEST_DUPLICATES.removesuffix("_total"),
     "Redeliveries recognised by their platform delivery id and not produced again.",
@@ -51,3 +64,4 @@ DEDUPE_ERRORS = Counter(
 webhooks_received = functools.cache(WEBHOOKS_RECEIVED.labels)
 events_published = functools.cache(EVENTS_PUBLISHED.labels)
 produce_latency = functools.cache(PRODUCE_LATENCY.labels)
+ignored = functools.cache(IGNORED.labels)

@@ -18,7 +18,10 @@ Ed25519 is verified with libsodium (PyNaCl): 41 µs a signature here against 87 
 simulator, the tests) stays on ``cryptography``, so the tests check one library against the other.
 
 Timestamps are Unix seconds; outside ``replay_window`` seconds of now (either way) is
-``stale_timestamp``. GitHub and Discourse sign no timestamp, so only dedupe guards their replays.
+``stale_timestamp``. GitHub and Discourse sign no timestamp: a captured body can be sent again at
+any time, so their event ids come from the signed body alone (never from a delivery header), and
+a replay yields the same ids. The per-platform verifiers built from the settings are in
+:mod:`services.ingest.verifiers`.
 """
 
 from __future__ import annotations
@@ -27,20 +30,17 @@ import base64
 import binascii
 import hmac
 import re
-from collections.abc import Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
-from pydantic import SecretStr
-
-from invested.contracts import Platform
-from invested.settings import ConfigError, Settings, env_name
 
 MISSING = "missing_signature"
 INVALID = "invalid_signature"
 INVALID_TIMESTAMP = "invalid_timestamp"
 STALE = "stale_timestamp"
+# Discourse: the instance header names another instance than the one the secret is bound to.
+INSTANCE_MISMATCH = "instance_mismatch"
 
 WHSEC_PREFIX = "whsec_"
 _UNIX_SECONDS = re.compile(r"^[0-9]{1,12}$")
@@ -54,7 +54,7 @@ class SignatureError(Exception):
         self.reason = reason
 
 
-def _raw(header: str) -> bytes:
+def raw_header(header: str) -> bytes:
     # Starlette decodes header bytes as latin-1; encoding back gives exactly what was sent.
     return header.encode("latin-1", errors="replace")
 
@@ -82,7 +82,7 @@ def verify_sha256_hex(secret: bytes, body: bytes, header: str | None) -> None:
     if not header:
         raise SignatureError(MISSING)
     expected = sign_sha256_hex(secret, body).encode()
-    if not hmac.compare_digest(expected, _raw(header.strip())):
+    if not hmac.compare_digest(expected, raw_header(header.strip())):
         raise SignatureError(INVALID)
 
 
@@ -111,7 +111,7 @@ def verify_slack(
         raise SignatureError(MISSING)
     _check_timestamp(timestamp, now, window)
     expected = sign_slack(secret, timestamp.strip(), body).encode()
-    if not hmac.compare_digest(expected, _raw(signature.strip())):
+    if not hmac.compare_digest(expected, raw_header(signature.strip())):
         raise SignatureError(INVALID)
 
 
@@ -168,7 +168,7 @@ def verify_discord(
     if not signature or not timestamp:
         raise SignatureError(MISSING)
     _check_timestamp(timestamp, now, window)
-    verify_ed25519(public_keys, _raw(timestamp.strip()) + body, signature)
+    verify_ed25519(public_keys, raw_header(timestamp.strip()) + body, signature)
 
 
 # --- Standard Webhooks ---------------------------------------------------------------------------
@@ -204,7 +204,9 @@ def verify_standard(
     if not msg_id or not timestamp or not signature:
         raise SignatureError(MISSING)
     _check_timestamp(timestamp, now, window)
-    expected = _hmac_sha256(key, _raw(msg_id) + b"." + _raw(timestamp.strip()) + b"." + body)
+    expected = _hmac_sha256(
+        key, raw_header(msg_id) + b"." + raw_header(timestamp.strip()) + b"." + body
+    )
     # Several space-separated signatures may be sent (key rotation); any v1 match is enough.
     for candidate in signature.split(" "):
         version, _, encoded = candidate.partition(",")
@@ -217,112 +219,3 @@ def verify_standard(
         if hmac.compare_digest(expected, given):
             return
     raise SignatureError(INVALID)
-
-
-# --- per-platform verifiers built from the settings ----------------------------------------------
-
-
-class Verifier:
-    """Checks one platform's request headers and raw body (header names lower-case)."""
-
-    def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
-        raise NotImplementedError
-
-
-class GitHubVerifier(Verifier):
-    def __init__(self, secret: bytes) -> None:
-        self._secret = secret
-
-    def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
-        verify_github(self._secret, body, headers.get("x-hub-signature-256"))
-
-
-class DiscourseVerifier(Verifier):
-    def __init__(self, secret: bytes) -> None:
-        self._secret = secret
-
-    def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
-        verify_discourse(self._secret, body, headers.get("x-discourse-event-signature"))
-
-
-class SlackVerifier(Verifier):
-    def __init__(self, secret: bytes, window: float) -> None:
-        self._secret = secret
-        self._window = window
-
-    def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
-        verify_slack(
-            self._secret,
-            body,
-            headers.get("x-slack-request-timestamp"),
-            headers.get("x-slack-signature"),
-            now,
-            self._window,
-        )
-
-
-class DiscordVerifier(Verifier):
-    def __init__(self, public_keys: list[VerifyKey], window: float) -> None:
-        self._keys = public_keys
-        self._window = window
-
-    def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
-        verify_discord(
-            self._keys,
-            body,
-            headers.get("x-signature-timestamp"),
-            headers.get("x-signature-ed25519"),
-            now,
-            self._window,
-        )
-
-
-class StandardVerifier(Verifier):
-    def __init__(self, key: bytes, window: float) -> None:
-        self._key = key
-        self._window = window
-
-    def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
-        verify_standard(
-            self._key,
-            body,
-            headers.get("webhook-id"),
-            headers.get("webhook-timestamp"),
-            headers.get("webhook-signature"),
-            now,
-            self._window,
-        )
-
-
-def build_verifiers(settings: Settings) -> dict[Platform, Verifier]:
-    """A verifier per platform whose secret is set (and non-empty); others answer 503.
-
-    A malformed Discord key or Standard Webhooks secret stops the service at start with a
-    :class:`ConfigError` naming the variable (never the value).
-    """
-    window = float(settings.replay_window_seconds)
-    verifiers: dict[Platform, Verifier] = {}
-
-    def secret(value: SecretStr | None) -> str | None:
-        text = value.get_secret_value().strip() if value is not None else ""
-        return text or None
-
-    if github := secret(settings.github_webhook_secret):
-        verifiers[Platform.GITHUB] = GitHubVerifier(github.encode())
-    if slack := secret(settings.slack_signing_secret):
-        verifiers[Platform.SLACK] = SlackVerifier(slack.encode(), window)
-    if discourse := secret(settings.discourse_webhook_secret):
-        verifiers[Platform.DISCOURSE] = DiscourseVerifier(discourse.encode())
-    if discord := secret(settings.discord_public_key):
-        try:
-            keys = parse_ed25519_public_keys(discord)
-        except ValueError as exc:
-            raise ConfigError(f"{env_name('discord_public_key')}: {exc}") from None
-        verifiers[Platform.DISCORD] = DiscordVerifier(keys, window)
-    if standard := secret(settings.standard_webhooks_secret):
-        try:
-            key = parse_whsec(standard)
-        except ValueError as exc:
-            raise ConfigError(f"{env_name('standard_webhooks_secret')}: {exc}") from None
-        verifiers[Platform.GENERIC] = StandardVerifier(key, window)
-    return verifiers

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from invested.communities import discourse_community
 from invested.contracts import Platform
 from invested.devsecrets import DEV_ENV, discord_dev_private_key, discord_dev_public_key_hex
 from services.ingest.signatures import (
@@ -24,6 +25,7 @@ from services.ingest.signatures import (
     sign_slack,
     sign_standard,
 )
+from services.ingest.verifiers import parse_discourse_instances
 
 JSON = "application/json"
 
@@ -42,13 +44,24 @@ class SignedRequest:
 @dataclass(frozen=True)
 class Secrets:
     """What the senders sign with. ``discord`` is None when no private key matches the service's
-    configured public key (only the development key pair is known to the simulator)."""
+    configured public key (only the development key pair is known to the simulator).
+    ``discourse`` maps each configured instance's community id to its secret."""
 
     github: bytes
     slack: bytes
-    discourse: bytes
+    discourse: dict[str, bytes]
     standard_key: bytes
     discord: Ed25519PrivateKey | None = field(default=None, repr=False)
+
+    def discourse_secret(self, instance: str) -> bytes:
+        """The secret of an instance URL; an unknown instance gets the first configured one (as
+        a forger holding that secret would sign)."""
+        try:
+            return self.discourse.get(discourse_community(instance)) or next(
+                iter(self.discourse.values())
+            )
+        except ValueError:
+            return next(iter(self.discourse.values()))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Secrets:
@@ -63,7 +76,13 @@ class Secrets:
         return cls(
             github=env["INVESTED_GITHUB_WEBHOOK_SECRET"].encode(),
             slack=env["INVESTED_SLACK_SIGNING_SECRET"].encode(),
-            discourse=env["INVESTED_DISCOURSE_WEBHOOK_SECRET"].encode(),
+            discourse={
+                instance.community: instance.secret
+                for instance in parse_discourse_instances(
+                    env["INVESTED_DISCOURSE_WEBHOOK_SECRET"],
+                    env.get("INVESTED_DISCOURSE_INSTANCE_URL") or None,
+                )
+            },
             standard_key=parse_whsec(env["INVESTED_STANDARD_WEBHOOKS_SECRET"]),
             discord=discord,
         )
@@ -116,7 +135,9 @@ class Signer:
             "X-Discourse-Event-Id": event_id,
             "X-Discourse-Event-Type": event_type,
             "X-Discourse-Event": event,
-            "X-Discourse-Event-Signature": sign_discourse(self.secrets.discourse, body),
+            "X-Discourse-Event-Signature": sign_discourse(
+                self.secrets.discourse_secret(instance), body
+            ),
         }
         return SignedRequest(
             Platform.DISCOURSE, "/webhooks/discourse", headers, body, label or event

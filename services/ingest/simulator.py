@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from invested.communities import discourse_community
 from invested.contracts import Platform
 from services.ingest.signing import Secrets, SignedRequest, Signer
 
@@ -73,7 +74,7 @@ class SimConfig:
         return {
             Platform.GITHUB: self.github_org,
             Platform.SLACK: self.slack_team,
-            Platform.DISCOURSE: self.discourse_instance.split("://", 1)[-1].lower(),
+            Platform.DISCOURSE: discourse_community(self.discourse_instance),
             Platform.DISCORD: self.discord_guild,
             Platform.GENERIC: self.meetup_community,
         }[platform]

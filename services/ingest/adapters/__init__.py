@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from invested.contracts import Platform
 from services.ingest.adapters import discord, discourse, generic, github, slack
-from services.ingest.adapters.common import Adapter, Delivery, Handshake, Unmappable
+from services.ingest.adapters.common import Adapter, Delivery, Handshake, Ignored, Unmappable
 
 ADAPTERS: dict[Platform, Adapter] = {
     Platform.GITHUB: github.ADAPTER,
@@ -18,4 +18,4 @@ ADAPTERS: dict[Platform, Adapter] = {
     Platform.GENERIC: generic.ADAPTER,
 }
 
-__all__ = ["ADAPTERS", "Adapter", "Delivery", "Handshake", "Unmappable"]
+__all__ = ["ADAPTERS", "Adapter", "Delivery", "Handshake", "Ignored", "Unmappable"]

@@ -10,14 +10,14 @@ The payload follows the Standard Webhooks envelope (``type``, ``timestamp``, ``d
 ```
 
 ``type`` is ``engagement.<kind>`` for every kind (``engagement.attend``, ``engagement.feedback``,
-...) or one of a few common aliases (``member.joined``, ``reaction.added``, ...). ``data.community``
-and ``data.member`` are required; ``data.id`` (else the ``webhook-id``) makes the event id;
+...) or one of a few common aliases (``member.joined``, ``reaction.added``, ...); other types are
+ignored. ``data.community`` and ``data.member`` are required; ``data.id`` (else the
+``webhook-id``, which Standard Webhooks signs with the body) makes the event id;
 ``data.occurred_at`` (else the envelope ``timestamp``) is the event time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from invested.contracts import Kind, Platform
@@ -66,8 +66,8 @@ class GenericAdapter(Adapter):
     platform = Platform.GENERIC
     table = TABLE
 
-    def delivery_id(self, headers: Mapping[str, str], payload: Any) -> str | None:
-        return headers.get("webhook-id") or None
+    def delivery_id(self, delivery: Delivery) -> str | None:
+        return delivery.headers.get("webhook-id") or None
 
     def event_key(self, delivery: Delivery) -> str:
         kind = delivery.payload.get("type")
