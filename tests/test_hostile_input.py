@@ -58,7 +58,7 @@ def test_invalid_utf8_is_a_clean_400(server: IngestServer) -> None:
 def test_huge_member_id_is_dead_lettered_not_produced(
     server: IngestServer, tap: Tap, unique: str
 ) -> None:
-    prepared = prepare("github", "issue_comment.created", unique)
+    prepared = prepare("github", "issue_comment/created.payload", unique)
     payload = json.loads(prepared.request.body)
     payload["comment"]["user"]["id"] = "9" * 5000  # no platform has such ids
     payload["comment"]["user"]["login"] = "x" * 5000

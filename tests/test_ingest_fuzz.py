@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 
 from services.ingest.adapters.github import TABLE as GITHUB_TABLE
 from tests.backends import Backend
-from tests.test_ingest_support import FIXTURES, SIGNER, IngestServer
+from tests.test_ingest_support import (
+    DISCOURSE_INSTANCE,
+    SIGNER,
+    IngestServer,
+    event_name,
+    fixture,
+    fixture_names,
+)
 
 PLATFORMS = ["github", "slack", "discourse", "discord", "generic"]
 
@@ -44,7 +51,7 @@ _json = st.recursive(
     ),
     max_leaves=16,
 )
-_fixtures = sorted((path.parent.name, path.stem) for path in FIXTURES.glob("*/*.json"))
+_fixtures = [(platform, name) for platform in PLATFORMS for name in fixture_names(platform)]
 _header_names = st.sampled_from(
     [
         "X-GitHub-Event",
@@ -81,7 +88,7 @@ def _webhooks(draw: st.DrawFn) -> tuple[str, bytes, str, str]:
         event = draw(st.sampled_from(sorted({k.split(".")[0] for k in GITHUB_TABLE}) + ["ping"]))
         return platform, body, event, delivery
     platform, name = draw(st.sampled_from(_fixtures))
-    payload = json.loads((FIXTURES / platform / f"{name}.json").read_text())
+    payload = fixture(platform, name)
 
     def mutate(node: object) -> object:
         if isinstance(node, dict):
@@ -96,7 +103,7 @@ def _webhooks(draw: st.DrawFn) -> tuple[str, bytes, str, str]:
     payload = mutate(payload)
     if isinstance(payload, dict) and platform in ("slack", "discord"):
         payload["event_id" if platform == "slack" else "id"] = delivery
-    return platform, json.dumps(payload).encode(), name.split(".")[0], delivery
+    return platform, json.dumps(payload).encode(), event_name(platform, name), delivery
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
@@ -119,7 +126,7 @@ def test_fuzz_arbitrary_bodies_and_headers_never_get_a_5xx(
         elif platform == "slack":
             request = SIGNER.slack(body)
         elif platform == "discourse":
-            request = SIGNER.discourse(body, event, "post", "https://fuzz.example", delivery)
+            request = SIGNER.discourse(body, event, "post", DISCOURSE_INSTANCE, delivery)
         elif platform == "discord":
             request = SIGNER.discord(body)
         else:

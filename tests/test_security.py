@@ -22,14 +22,19 @@ from tests.processes import running, service_env
 SECRETS = {
     "INVESTED_GITHUB_WEBHOOK_SECRET": "gh-secret-0d9f8e7c6b5a",
     "INVESTED_SLACK_SIGNING_SECRET": "slack-secret-4c3b2a19",
-    "INVESTED_DISCOURSE_WEBHOOK_SECRET": "discourse-secret-77aa",
+    # Two instances, each bound to its own secret (the development instance is one of them).
+    "INVESTED_DISCOURSE_WEBHOOK_SECRET": (
+        "https://forum.acme.dev=discourse-secret-77aa,https://forum.acme.dev/fr=discourse-fr-91cc"
+    ),
     "INVESTED_API_KEYS": "api-key-old-5e4d3c,api-key-new-2b1a09",
 }
 
 
 def forbidden_strings() -> list[str]:
-    values = [v for name, v in SECRETS.items() if name != "INVESTED_API_KEYS"]
+    skipped = ("INVESTED_API_KEYS", "INVESTED_DISCOURSE_WEBHOOK_SECRET")
+    values = [v for name, v in SECRETS.items() if name not in skipped]
     values += SECRETS["INVESTED_API_KEYS"].split(",")
+    values += ["discourse-secret-77aa", "discourse-fr-91cc"]
     values.append(DEV_ENV["INVESTED_STANDARD_WEBHOOKS_SECRET"])
     return values
 
@@ -47,6 +52,9 @@ def test_ingest_and_api_never_log_or_echo_secrets(backend: Backend, tmp_path: Pa
     signer = Signer(Secrets.from_env(env))
     body = json.dumps({"zen": "Keep it logically awesome.", "hook_id": 1}).encode()
     good = signer.github(body, "ping", "sec-delivery-1")
+    discourse = signer.discourse(
+        b'{"ping": "OK"}', "ping", "ping", "https://forum.acme.dev/fr", "sec-event-1"
+    )
     bodies: list[str] = []
     with (
         running(
@@ -66,6 +74,8 @@ def test_ingest_and_api_never_log_or_echo_secrets(backend: Backend, tmp_path: Pa
             ("POST", f"{ingest}/webhooks/github", good.headers, good.body + b" "),
             ("POST", f"{ingest}/webhooks/slack", {"X-Slack-Signature": "v0=1", "X-Slack-Request-Timestamp": "1"}, b"{}"),
             ("POST", f"{ingest}/webhooks/discourse", {}, b"not json"),
+            ("POST", f"{ingest}/webhooks/discourse", {**discourse.headers, "X-Discourse-Instance": "https://forum.acme.dev"}, discourse.body),
+            ("POST", f"{ingest}/webhooks/discourse", discourse.headers, discourse.body),
             ("POST", f"{ingest}/webhooks/generic", {"webhook-id": "x", "webhook-timestamp": str(int(time.time())), "webhook-signature": "v1,AAAA"}, b"{}"),
             ("GET", f"{api}/v1/communities/acme/segments", {"Authorization": "Bearer api-key-old-5e4d3cX"}, b""),
             ("GET", f"{api}/v1/communities/acme/segments", {"Authorization": "Bearer api-key-new-2b1a09"}, b""),
@@ -78,8 +88,9 @@ def test_ingest_and_api_never_log_or_echo_secrets(backend: Backend, tmp_path: Pa
             response = http.request(method, url, headers=headers, content=content)
             statuses.append(response.status_code)
             bodies.append(response.text + json.dumps(dict(response.headers)))
-        assert statuses[1] == statuses[2] == 401 and statuses[6] == 401 and statuses[8] == 401
-        assert statuses[7] in (200, 404)  # authenticated (the community may be unknown)
+        assert statuses[1] == statuses[2] == 401 and statuses[8] == 401 and statuses[10] == 401
+        assert statuses[5:7] == [401, 200]  # another instance's name refused; its own answered
+        assert statuses[9] in (200, 404)  # authenticated (the community may be unknown)
     logs = (tmp_path / "ingest.log").read_text() + (tmp_path / "api.log").read_text()
     assert "DEBUG" in logs, "the services ran at DEBUG: the most they would ever log"
     for secret in forbidden_strings():

@@ -380,8 +380,25 @@ def pipeline_health() -> dict[str, Any]:
             ),
         ],
         unit="ops",
-        description="ingest.deadletter: authentic webhooks that could not be mapped. "
-        "classifier.deadletter: records on engagement.events that could not be parsed.",
+        description="ingest.deadletter: authentic webhooks of mapped events that could not be "
+        "mapped. classifier.deadletter: records on engagement.events that could not be parsed.",
+    )
+    b.timeseries(
+        "Ignored webhooks and adjusted event times",
+        [
+            (
+                f"sum by (platform, reason) (rate({m.INGEST_IGNORED}{{{plat}}}{RATE}))",
+                "ignored {{platform}} {{reason}}",
+            ),
+            (
+                f"sum by (platform, reason) (rate({m.INGEST_CLOCK_ADJUSTED}{{{plat}}}{RATE}))",
+                "time adjusted {{platform}} {{reason}}",
+            ),
+        ],
+        unit="ops",
+        description="Authentic webhooks of events not counted (a label added, an edit, a "
+        "whisper: answered 200, not dead-lettered), and events whose time lay in the future "
+        "(set to their receive time).",
     )
     b.timeseries(
         "Late events dropped",
