@@ -9,7 +9,7 @@ from collections.abc import Callable
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.ingest.app import accepted, answer, parse_json
+from services.ingest.wire import accepted, answer, parse_json
 
 
 @given(st.text(max_size=60), st.lists(st.text(max_size=40), max_size=4))

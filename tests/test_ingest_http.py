@@ -592,7 +592,7 @@ def test_simulator_cli_dry_run_is_deterministic() -> None:
 
 
 def test_dead_letters_keep_the_raw_body_and_no_signatures() -> None:
-    from services.ingest.app import DEADLETTER_PAYLOAD_LIMIT, deadletter_record
+    from services.ingest.wire import DEADLETTER_PAYLOAD_LIMIT, deadletter_record
 
     headers = {
         "x-github-event": "issues",
