@@ -46,7 +46,8 @@ def answer(content: Any, status: int = 200, headers: Mapping[str, str] | None = 
 
 def accepted(delivery_id: str, ids: list[str]) -> Response:
     """``answer({"status": "accepted", "delivery_id": …, "events": n, "ids": […]})``, byte for
-    byte, formatted without the dict (every accepted webhook gets one; 1.1 µs instead of 2.6)."""
+    byte, formatted without the dict: every accepted webhook gets one, and the dict and its
+    encoder cost more than the formatting."""
     body = b'{"status":"accepted","delivery_id":%b,"events":%d,"ids":%b}' % (
         _JSON.encode(delivery_id).encode(),
         len(ids),
@@ -92,7 +93,7 @@ _LONG_POSITIVE, _LONG_NEGATIVE = b"0" * 20, b"-" + b"0" * 19
 
 
 def parse_json(body: bytes) -> Any:
-    """``json.loads(body)``, exactly (a test holds them equal), in half the time: orjson for what
+    """``json.loads(body)``, exactly (a test holds them equal), but faster: orjson for what
     it reads the same, the standard library for the rest (NaN, lone surrogates, a BOM, UTF-16,
     integers past 64 bits). Raises ValueError or RecursionError as json.loads does."""
     shape = body.translate(_DIGIT_SHAPE)
