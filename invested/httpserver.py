@@ -233,7 +233,9 @@ def uvicorn_options(limits: HttpLimits) -> dict[str, Any]:
     rate_limit_flood_logs()
     return {
         "http": protocol_with(
-            HttpLimits(limits.header_timeout, limits.body_timeout, limits.keep_alive, max_connections)
+            HttpLimits(
+                limits.header_timeout, limits.body_timeout, limits.keep_alive, max_connections
+            )
         ),
         "timeout_keep_alive": max(1, round(limits.keep_alive)),
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,

@@ -59,7 +59,11 @@ async def _make_audience(redis_url: str, community: str, member: str) -> None:
 
     await store.publish_rules()
     event = engagement_event(
-        community, f"{community}-{member}", member, Kind.VIEW, datetime.now(UTC) - timedelta(hours=1)
+        community,
+        f"{community}-{member}",
+        member,
+        Kind.VIEW,
+        datetime.now(UTC) - timedelta(hours=1),
     )
     await Classifier(store, publish, "t", "d").process_batch([event.to_json()])
     await client.aclose()
@@ -107,13 +111,15 @@ def test_streams_are_capped_per_key_and_overall_while_other_requests_go_on(
         httpx.Client(base_url=base_url, timeout=10) as client,
         contextlib.ExitStack() as streams,
     ):
+        readers = []  # a dropped line iterator would close its stream
 
         def open_stream(key: str) -> httpx.Response:
             response = streams.enter_context(
                 client.stream("GET", "/v1/communities/capped/transitions/stream", headers=auth(key))
             )
             if response.status_code == 200:
-                assert next(response.iter_lines()) == "retry: 3000"
+                readers.append(response.iter_lines())
+                assert next(readers[-1]) == "retry: 3000"
             else:
                 response.read()
             return response
@@ -217,7 +223,9 @@ class FakeSource:
         self.reads += 1
         found = []
         for community, position in after.items():
-            newer = [e for e in self.entries.get(community, []) if parse_id(e[0]) > parse_id(position)]
+            newer = [
+                e for e in self.entries.get(community, []) if parse_id(e[0]) > parse_id(position)
+            ]
             if newer:
                 found.append((community, newer[:count]))
         if not found:
@@ -226,8 +234,9 @@ class FakeSource:
                 await asyncio.wait_for(self.changed.wait(), block_ms / 1000)
         return found
 
-    async def wake(self) -> None:
+    async def wake(self) -> bool:
         self.changed.set()
+        return True
 
 
 async def test_the_fan_out_filters_by_position_and_drops_a_subscriber_that_cannot_keep_up() -> None:

@@ -39,7 +39,11 @@ SCRIPT_BUG = rx.ResponseError(
         (ConnectionResetError(), True, "connection"),
         (KafkaTimeoutError(), True, "KafkaTimeoutError"),
         (SCRIPT_BUG, False, "ResponseError"),
-        (rx.ResponseError("WRONGTYPE Operation against a key holding the wrong kind"), False, "WRONGTYPE"),
+        (
+            rx.ResponseError("WRONGTYPE Operation against a key holding the wrong kind"),
+            False,
+            "WRONGTYPE",
+        ),
         (rx.DataError("Invalid input of type: 'dict'"), False, "DataError"),
         (ValueError("bug"), False, "ValueError"),
     ],

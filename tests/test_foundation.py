@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaConsumer
 from kafka import KafkaProducer
 
 from invested.connections import answers_ok
-from invested.devsecrets import DEV_ENV
 from invested.contracts import EngagementEvent, utcnow
+from invested.devsecrets import DEV_ENV
 from invested.settings import ConfigError, load_settings, settings_markdown_table
 from invested.stack import free_port
 from invested.topics import ENGAGEMENT_EVENTS
@@ -279,6 +279,9 @@ def test_make_run_launcher_brings_up_every_service_and_stops_cleanly(tmp_path: P
                 time.sleep(0.2)
         children = psutil.Process(launcher.pid).children(recursive=True)
         assert len(children) >= 5  # broker, redis-server, three services
+        while output[-1] != "\n":  # the banner is printed in one piece and ends with a blank line
+            assert time.monotonic() < deadline and launcher.poll() is None, "".join(output)[-3000:]
+            output.append(launcher.stdout.readline())  # type: ignore[union-attr]
         banner = "".join(output)
         for value in USER_SECRETS.values():
             assert value not in banner, "make run printed a secret the user set"

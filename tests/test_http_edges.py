@@ -134,5 +134,8 @@ def test_the_classifier_serves_only_metrics_and_health(backend: Backend, tmp_pat
                     assert answer.status_code in (404, 405), (path, answer.text)
                     assert "Traceback" not in answer.text
                     if answer.content:
-                        assert json.loads(answer.text)["error"] in ("not_found", "method_not_allowed")
+                        assert json.loads(answer.text)["error"] in (
+                            "not_found",
+                            "method_not_allowed",
+                        )
         assert_json_400(port, MALFORMED[0])

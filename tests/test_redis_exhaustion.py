@@ -155,7 +155,9 @@ def test_redis_out_of_memory_stalls_visibly_lets_go_on_sigterm_and_rebalance_and
             try:
                 produce(stack.kafka_bootstrap, events[first:])
                 wait_for(
-                    lambda: health(port_a)[0] == 503 and "OOM" in health(port_a)[1].get("failing", ""),
+                    lambda: (
+                        health(port_a)[0] == 503 and "OOM" in health(port_a)[1].get("failing", "")
+                    ),
                     "the stuck worker to report the failing batch on /healthz",
                 )
                 assert 'error="OOM"' in metrics(port_a)

@@ -26,9 +26,8 @@ from invested import state as keys
 from invested.contracts import Segment
 from invested.settings import ConfigError, Settings
 from invested.topics import CLASSIFIER_DEADLETTER, ENGAGEMENT_EVENTS, MEMBER_TRANSITIONS
-from services.classifier import metrics
+from services.classifier import metrics, web
 from services.classifier.processor import Classifier
-from services.classifier import web
 from services.classifier.resilience import GaveUp, Health, retry, run_once
 from services.classifier.rules import load_rules
 from services.classifier.store import Store
