@@ -33,7 +33,7 @@ from services.api.server import ServerThread
 from services.classifier.processor import Classifier
 from services.classifier.rules import load_rules
 from services.classifier.store import Store
-from tests.processes import classifier
+from tests.processes import answers, classifier
 from tests.test_reliability_classifier import (
     WORKER,
     produce,
@@ -178,7 +178,7 @@ def test_redis_out_of_memory_stalls_visibly_lets_go_on_sigterm_and_rebalance_and
 
                 # A second worker joins while the first is stuck: the group rebalances.
                 with classifier(
-                    stack.kafka_bootstrap, stack.redis_url, tmp_path / "b", **WORKER
+                    stack.kafka_bootstrap, stack.redis_url, tmp_path / "b", answers, **WORKER
                 ) as (_, port_b):
                     wait_for(lambda: health(port_b)[1].get("assigned") is True, "a rebalance")
                     # SIGTERM during the stuck retry: the batch is left for redelivery.
@@ -210,7 +210,7 @@ def test_frozen_redis_makes_the_worker_unhealthy_and_it_recovers_after_sigcont(
             try:
                 produce(stack.kafka_bootstrap, events[half:])
                 wait_for(lambda: health(port)[0] == 503, "/healthz to report the frozen Redis")
-                assert "Timeout" in health(port)[1].get("failing", "")
+                assert "timeout" in health(port)[1].get("failing", "")
             finally:
                 os.kill(stack.redis.pid, signal.SIGCONT)
             wait_for_sentinel(stack.redis_url, community)

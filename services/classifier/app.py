@@ -155,9 +155,6 @@ def create_app(settings: Settings) -> faust.App:
                 if pending is not None:
                     await pending
                 pending = asyncio.create_task(classify_batch(stream, batch))
-                # Only the task refers to the batch: an abandoned batch's messages can be
-                # collected, which is what Faust's stop and rebalance wait for.
-                del batch
             if pending is not None:
                 await pending
         finally:
@@ -170,15 +167,25 @@ def create_app(settings: Settings) -> faust.App:
         for event in batch:
             event.message.incref()
 
+    def leave_for_redelivery(batch: list[Any]) -> None:
+        # Faust's stop and rebalance wait until every message in flight is acknowledged, and an
+        # acknowledgement would commit these offsets unprocessed. So they are marked done for
+        # that wait only: their offsets stay uncommitted and the events are redelivered (Faust
+        # seeks to the committed offsets after a rebalance; a restart starts there).
+        for event in batch:
+            event.message.acked = True
+
     async def classify_batch(stream: Any, batch: list[Any]) -> None:
         generation = batch[0].message.generation_id
         if generation is not None and generation == abandoned["generation"]:
-            return  # redelivered after the one left before it
+            leave_for_redelivery(batch)  # after one left before it: per-member order holds
+            return
         values = [event.value for event in batch]
         try:
             await retry(partial(classifier.process_batch, values), "batch", health, stopping)
         except GaveUp:
             abandoned["generation"] = generation
+            leave_for_redelivery(batch)
             log.info("left a batch of %d events for redelivery (stop or rebalance)", len(values))
             return
         for event in batch:
