@@ -16,7 +16,7 @@ file descriptor for as long as it likes; and with descriptors gone, ``accept()``
 Deadlines are totals, not inactivity timers, so trickling bytes does not extend them. Expired
 connections get a JSON 408 (when they sent part of a request) and are closed; one timer per
 server checks them, instead of a timer per request. Closes are counted in
-``invested_http_connections_closed_total{reason}``. uvicorn's ``limit_concurrency`` is not used:
+``invested_<service>_http_connections_closed_total{reason}``. uvicorn's ``limit_concurrency`` is not used:
 it answers 503 to every request, health probes included, once idle connections fill it.
 """
 
@@ -26,7 +26,7 @@ import asyncio
 import json
 import logging
 import resource
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import h11
@@ -40,11 +40,21 @@ from invested.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CLOSED = Counter(
-    HTTP_CONNECTIONS_CLOSED.removesuffix("_total"),
-    "Connections the server closed: header_timeout, body_timeout, displaced (over the limit).",
-    ["reason"],
-)
+_CLOSED: dict[str, Counter] = {}
+
+
+def closed_counter(service: str) -> Counter:
+    """The service's count of connections it closed (each service exports only its own names)."""
+    if service not in _CLOSED:
+        _CLOSED[service] = Counter(
+            HTTP_CONNECTIONS_CLOSED.format(service=service).removesuffix("_total"),
+            "Connections the server closed: header_timeout, body_timeout, displaced (over the "
+            "connection limit).",
+            ["reason"],
+        )
+    return _CLOSED[service]
+
+
 ACCEPT_BACKLOG = 256  # also how many connections asyncio accepts in one go
 FD_RESERVE = 64  # descriptors kept for the process itself: Redis, Kafka, logs, imports
 MAX_HEADER_BYTES = 16 * 1024  # one request head; h11's own default, stated
@@ -52,14 +62,16 @@ MAX_HEADER_BYTES = 16 * 1024  # one request head; h11's own default, stated
 
 @dataclass(frozen=True)
 class HttpLimits:
+    service: str  # names the metric: ingest, api, classifier
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     keep_alive: float = 5.0
     max_connections: int = 1000
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> HttpLimits:
+    def from_settings(cls, settings: Settings, service: str) -> HttpLimits:
         return cls(
+            service,
             settings.http_header_timeout_seconds,
             settings.http_body_timeout_seconds,
             settings.http_keep_alive_seconds,
@@ -112,7 +124,9 @@ _HEAD, _BODY, _APP = 0, 1, 2  # what a connection waits for: request head, reque
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with deadlines, a connection limit and a JSON 400 (module doc)."""
 
-    limits: ClassVar[HttpLimits] = HttpLimits()
+    # Set by protocol_with(): uvicorn builds the protocol from a class, not an instance.
+    limits: ClassVar[HttpLimits]
+    closed: ClassVar[Counter]
 
     _phase = _HEAD
     _deadline = 0.0
@@ -167,7 +181,7 @@ class GuardedH11Protocol(H11Protocol):
         return "header_timeout" if self._phase == _HEAD else "body_timeout"
 
     def _close(self, reason: str) -> None:
-        CLOSED.labels(reason).inc()
+        self.closed.labels(reason).inc()
         if self.transport.is_closing():
             return
         started = self.cycle is not None and self.cycle.response_started
@@ -224,7 +238,8 @@ class _Reaper:
 
 
 def protocol_with(limits: HttpLimits) -> type[GuardedH11Protocol]:
-    return type("GuardedH11Protocol", (GuardedH11Protocol,), {"limits": limits})
+    attributes = {"limits": limits, "closed": closed_counter(limits.service)}
+    return type("GuardedH11Protocol", (GuardedH11Protocol,), attributes)
 
 
 def uvicorn_options(limits: HttpLimits) -> dict[str, Any]:
@@ -232,11 +247,7 @@ def uvicorn_options(limits: HttpLimits) -> dict[str, Any]:
     max_connections, backlog = descriptor_budget(limits.max_connections)
     rate_limit_flood_logs()
     return {
-        "http": protocol_with(
-            HttpLimits(
-                limits.header_timeout, limits.body_timeout, limits.keep_alive, max_connections
-            )
-        ),
+        "http": protocol_with(replace(limits, max_connections=max_connections)),
         "timeout_keep_alive": max(1, round(limits.keep_alive)),
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
         "backlog": backlog,

@@ -40,8 +40,8 @@ API_SSE_CLIENTS = "invested_api_sse_clients"  # gauge
 API_SSE_REJECTED = "invested_api_sse_rejected_total"  # reason: per_key | total (over the caps)
 API_SSE_DROPPED = "invested_api_sse_dropped_total"  # reason: slow | redis_unavailable
 
-# --- every HTTP server ---------------------------------------------------------------------------
-HTTP_CONNECTIONS_CLOSED = "invested_http_connections_closed_total"  # reason (timeouts, displaced)
+# --- every HTTP server (service = ingest, api, classifier) ---------------------------------------
+HTTP_CONNECTIONS_CLOSED = "invested_{service}_http_connections_closed_total"  # reason
 
 # Latency buckets shared by every *_seconds histogram: sub-millisecond to several seconds.
 LATENCY_BUCKETS = (

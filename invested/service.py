@@ -60,5 +60,5 @@ def serve_http(app: object, settings: Settings, port: int, service: str) -> None
     from invested.httpserver import HttpLimits, server
 
     log.info("%s listening on http://%s:%d", service, settings.bind_host, port)
-    limits = HttpLimits.from_settings(settings)
+    limits = HttpLimits.from_settings(settings, service)
     server(app, settings.bind_host, port, limits, settings.log_level).run()

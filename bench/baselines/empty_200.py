@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     tune_gc_for_requests()  # as ingest's __main__ does: the same process tuning on both sides
-    server(create_app(), "127.0.0.1", args.port, HttpLimits(), "warning").run()
+    server(create_app(), "127.0.0.1", args.port, HttpLimits("bench"), "warning").run()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ log = logging.getLogger("services.api")
 def main() -> None:
     settings = boot("api", kafka=False)
     log.info("api listening on http://%s:%d", settings.bind_host, settings.api_port)
-    limits = HttpLimits.from_settings(settings)
+    limits = HttpLimits.from_settings(settings, "api")
     app = create_app(settings)
     server(app, settings.bind_host, settings.api_port, settings.log_level, limits).run()
 

@@ -28,7 +28,7 @@ def server(
 ) -> uvicorn.Server:
     # No access log (in the limits' options): request lines would carry ids; keep logs lean.
     return httpserver.server(
-        app, host, port, limits or HttpLimits(), log_level, GRACEFUL_SHUTDOWN_SECONDS
+        app, host, port, limits or HttpLimits("api"), log_level, GRACEFUL_SHUTDOWN_SECONDS
     )
 
 

@@ -50,7 +50,7 @@ def web_app(health: HealthView) -> Starlette:
 
 def serve(app: faust.App, settings: Settings, health: HealthView) -> None:
     """Make ``web_app(health)`` the worker's web server on the classifier's metrics port."""
-    options = uvicorn_options(HttpLimits.from_settings(settings))
+    options = uvicorn_options(HttpLimits.from_settings(settings, "classifier"))
     options.update(log_level=settings.log_level.lower(), lifespan="off")
     serve_asgi(
         app,
