@@ -248,7 +248,7 @@ def uvicorn_options(limits: HttpLimits) -> dict[str, Any]:
     rate_limit_flood_logs()
     return {
         "http": protocol_with(replace(limits, max_connections=max_connections)),
-        "timeout_keep_alive": max(1, round(limits.keep_alive)),
+        "timeout_keep_alive": limits.keep_alive,  # seconds; uvicorn hands it to call_later
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
         "backlog": backlog,
         "server_header": False,  # no version banner for scanners

@@ -176,15 +176,20 @@ def create_app(settings: Settings) -> faust.App:
             event.message.acked = True
 
     async def classify_batch(stream: Any, batch: list[Any]) -> None:
-        generation = batch[0].message.generation_id
-        if generation is not None and generation == abandoned["generation"]:
-            leave_for_redelivery(batch)  # after one left before it: per-member order holds
-            return
+        # Events fetched before a batch was left behind are left too (per-member order holds);
+        # Faust fetches them again from the committed offset, in a new consumer generation.
+        left = abandoned["generation"]
+        stale = [e for e in batch if left is not None and e.message.generation_id == left]
+        if stale:
+            leave_for_redelivery(stale)
+            batch = [e for e in batch if left is None or e.message.generation_id != left]
+            if not batch:
+                return
         values = [event.value for event in batch]
         try:
             await retry(partial(classifier.process_batch, values), "batch", health, stopping)
         except GaveUp:
-            abandoned["generation"] = generation
+            abandoned["generation"] = batch[-1].message.generation_id
             leave_for_redelivery(batch)
             log.info("left a batch of %d events for redelivery (stop or rebalance)", len(values))
             return
