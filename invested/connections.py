@@ -22,6 +22,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from redis.exceptions import NoScriptError
 
+from invested.redact import mask_url, mask_urls
 from invested.settings import ConfigError
 from invested.topics import TOPICS, TopicSpec
 
@@ -69,10 +70,11 @@ def wait_for_redis(url: str, timeout: float, variable: str = "INVESTED_REDIS_URL
             client.close()
             return
         except redis.RedisError as exc:
-            last_error = str(exc)
+            last_error = mask_urls(str(exc))
         time.sleep(0.1)
     raise ConfigError(
-        f"cannot reach Redis at {url} ({last_error}) within {timeout:.0f} s; check {variable}"
+        f"cannot reach Redis at {mask_url(url)} ({last_error}) within {timeout:.0f} s; "
+        f"check {variable}"
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from invested.connections import answers_ok
 from invested.devsecrets import DEV_ENV
+from invested.redact import MASK, mask_url
 from invested.settings import ConfigError, Settings, load_settings
 from invested.stack import EmbeddedStack, _die_with_parent, check_port_free, terminate
 
@@ -48,7 +49,10 @@ def _pump(name: str, colour: str, stream: object, tty: bool) -> None:
         sys.stdout.flush()
 
 
-def run(settings: Settings, environ: dict[str, str]) -> int:
+def run(
+    settings: Settings, environ: dict[str, str], generated: dict[str, str] | None = None
+) -> int:
+    """``generated``: the development values this launcher filled in (the only ones it prints)."""
     checks = [(s.port_field, getattr(settings, s.port_field)) for s in SERVICES]
     checks += [("broker_port", settings.broker_port), ("redis_port", settings.redis_port)]
     for field, port in checks:
@@ -104,7 +108,7 @@ def run(settings: Settings, environ: dict[str, str]) -> int:
             if any(p.poll() is not None for p in procs.values()):
                 break
             time.sleep(0.2)
-        _banner(settings, stack, urls, environ, pending)
+        _banner(settings, stack, urls, generated or {}, pending)
         while not stopping.is_set():
             dead = [name for name, p in procs.items() if p.poll() is not None]
             if dead:
@@ -126,27 +130,38 @@ def _banner(
     settings: Settings,
     stack: EmbeddedStack,
     urls: dict[str, str],
-    environ: dict[str, str],
+    generated: dict[str, str],
     pending: set[str],
 ) -> None:
     lines = ["", "Invested is running (Ctrl-C stops everything):"]
     lines += [f"  API         {urls['api']}  (docs: {urls['api']}/docs)"]
     lines += [f"  ingest      {urls['ingest']}/webhooks/<github|slack|discourse|discord|generic>"]
     lines += [f"  classifier  {urls['classifier']}/metrics"]
-    lines += [f"  Kafka       {stack.kafka_bootstrap}    Redis {stack.redis_url}"]
-    lines += ["  development secrets (override with the variables):"]
-    for name in DEV_ENV:
-        lines.append(f"    {name}={environ[name]}")
+    lines += [f"  Kafka       {stack.kafka_bootstrap}    Redis {mask_url(stack.redis_url)}"]
+    lines += secret_lines(generated)
     if pending:
         lines.append(f"  not healthy yet: {', '.join(sorted(pending))} (see their logs above)")
     print("\n".join(lines) + "\n", flush=True)
 
 
+def secret_lines(generated: dict[str, str]) -> list[str]:
+    """The banner's secrets: the development values this launcher generated, and for every
+    variable the user set only that it is theirs (never its value)."""
+    lines = ["  development secrets (override with the variables):"]
+    for name in DEV_ENV:
+        if name in generated:
+            lines.append(f"    {name}={generated[name]}")
+        else:
+            lines.append(f"    {name}: set by you ({MASK})")
+    return lines
+
+
 def main() -> int:
-    environ = {**DEV_ENV, **os.environ}
+    generated = {name: value for name, value in DEV_ENV.items() if name not in os.environ}
+    environ = {**generated, **os.environ}
     try:
         settings = load_settings(environ)
-        return run(settings, environ)
+        return run(settings, environ, generated)
     except ConfigError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2

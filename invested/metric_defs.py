@@ -17,6 +17,7 @@ INGEST_DUPLICATES = "invested_ingest_duplicates_total"  # platform
 INGEST_DEDUPE_ERRORS = "invested_ingest_dedupe_errors_total"  # operation (Redis unreachable)
 INGEST_IGNORED = "invested_ingest_ignored_total"  # platform, reason (authentic, nothing we count)
 INGEST_CLOCK_ADJUSTED = "invested_ingest_clock_adjusted_total"  # platform, reason (future)
+INGEST_DEDUPE_UNWRITTEN = "invested_ingest_dedupe_unwritten"  # gauge: ids Redis refused, in memory
 
 # --- classifier ----------------------------------------------------------------------------------
 CLASSIFIER_EVENTS_PROCESSED = "invested_classifier_events_processed_total"  # kind
@@ -30,11 +31,19 @@ CLASSIFIER_BATCH_SIZE = "invested_classifier_batch_size"  # histogram of events 
 CLASSIFIER_SWEEP_DURATION = "invested_classifier_sweep_duration_seconds"  # histogram
 CLASSIFIER_SWEPT_MEMBERS = "invested_classifier_swept_members_total"
 CLASSIFIER_CONSUMER_LAG = "invested_classifier_consumer_lag"  # partition (gauge, records)
+# operation, error: a Redis/Kafka call failed and is retried (or skipped until the next tick)
+CLASSIFIER_DEPENDENCY_RETRIES = "invested_classifier_dependency_retries_total"
+CLASSIFIER_HEALTHY = "invested_classifier_healthy"  # gauge: 1 while /healthz would answer 200
 
 # --- api -----------------------------------------------------------------------------------------
 API_REQUESTS = "invested_api_requests_total"  # route, method, status
 API_REQUEST_DURATION = "invested_api_request_duration_seconds"  # route (histogram)
 API_SSE_CLIENTS = "invested_api_sse_clients"  # gauge
+API_SSE_REJECTED = "invested_api_sse_rejected_total"  # reason: per_key | total (over the caps)
+API_SSE_DROPPED = "invested_api_sse_dropped_total"  # reason: slow | redis_unavailable
+
+# --- every HTTP server (service = ingest, api, classifier) ---------------------------------------
+HTTP_CONNECTIONS_CLOSED = "invested_{service}_http_connections_closed_total"  # reason
 
 # Latency buckets shared by every *_seconds histogram: sub-millisecond to several seconds.
 LATENCY_BUCKETS = (

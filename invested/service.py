@@ -55,14 +55,10 @@ def tune_gc_for_requests(gen0_threshold: int = GC_GEN0_THRESHOLD) -> None:
 
 
 def serve_http(app: object, settings: Settings, port: int, service: str) -> None:
-    import uvicorn
+    """Serve ``app`` in the foreground with the HTTP limits of ``settings``
+    (:mod:`invested.httpserver`: header/body deadlines, connection limit, JSON 400)."""
+    from invested.httpserver import HttpLimits, server
 
     log.info("%s listening on http://%s:%d", service, settings.bind_host, port)
-    uvicorn.run(
-        app,  # type: ignore[arg-type]
-        host=settings.bind_host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        lifespan="on",
-    )
+    limits = HttpLimits.from_settings(settings, service)
+    server(app, settings.bind_host, port, limits, settings.log_level).run()

@@ -8,6 +8,7 @@ Bad configuration fails fast with one readable message (see :func:`load_settings
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from invested.communities import discourse_community
+from invested.redact import MASK, mask_url, mask_urls
 
 ENV_PREFIX = "INVESTED_"
 
@@ -69,6 +71,29 @@ class Settings(BaseSettings):
         6379, ge=1, le=65535, description="Embedded Redis port (make run only)."
     )
 
+    # --- HTTP servers (ingest, API, classifier) ------------------------------------------------
+    http_header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Longest wait for a request's line and headers, from the connection's start "
+        "or the end of the previous answer; a slower client is answered 408 and disconnected.",
+    )
+    http_body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest wait for a request body once its headers arrived; a slower upload "
+        "is answered 408 and disconnected.",
+    )
+    http_keep_alive_seconds: float = Field(
+        5.0, gt=0, description="An idle keep-alive connection is closed after this."
+    )
+    http_max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Open connections per HTTP server (lowered to fit the file-descriptor "
+        "limit); a new one beyond it displaces the connection waiting longest for its headers.",
+    )
+
     # --- ingest --------------------------------------------------------------------------------
     github_webhook_secret: SecretStr | None = Field(
         None, description="GitHub webhook secret (X-Hub-Signature-256). Unset: route answers 503."
@@ -108,6 +133,13 @@ class Settings(BaseSettings):
     dedupe_ttl_seconds: int = Field(
         259_200, gt=0, description="How long a platform delivery id is remembered (redeliveries)."
     )
+    dedupe_unwritten_limit: int = Field(
+        100_000,
+        ge=0,
+        description="Delivery ids held in memory while Redis refuses to store them (e.g. out of "
+        "memory): still recognised as duplicates and written later; past it the oldest are "
+        "dropped (counted).",
+    )
     produce_timeout_seconds: float = Field(
         10.0, gt=0, description="Longest wait for Kafka acks before a webhook gets 503."
     )
@@ -138,11 +170,26 @@ class Settings(BaseSettings):
         0.0, description="Added to wall-clock time by the sweep: advances time in tests and demos."
     )
     history_limit: int = Field(100, gt=0, description="Transitions kept per member for the API.")
+    classifier_redis_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Socket timeout of the classifier's Redis calls (above the slowest batch "
+        "script): a frozen Redis fails them, so the worker retries and reports 503 on /healthz.",
+    )
 
     # --- api -----------------------------------------------------------------------------------
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Bearer API keys, comma-separated (several allow rotation). Empty: API locked.",
+    )
+    sse_max_streams: int = Field(
+        200,
+        ge=1,
+        description="Live transition streams open at once in one API process; more answer 503 "
+        "too_many_streams (other requests are unaffected).",
+    )
+    sse_max_streams_per_key: int = Field(
+        20, ge=1, description="Live transition streams open at once per API key (503 beyond)."
     )
 
     @field_validator(
@@ -192,7 +239,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_redis_url(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"expected redis://host:port/db, got {value!r}")
+            raise ValueError(f"expected redis://host:port/db, got {mask_url(value)!r}")
         return value
 
     @property
@@ -213,6 +260,19 @@ def _unknown_variables(environ: dict[str, str]) -> list[str]:
             hint = f" (did you mean {close[0]}?)" if close else ""
             messages.append(f"{name}: unknown setting{hint}")
     return messages
+
+
+def is_secret(field_name: str) -> bool:
+    """Secret settings (SecretStr): their values are never printed, not even when invalid."""
+    field = Settings.model_fields.get(field_name)
+    return field is not None and "SecretStr" in str(field.annotation)
+
+
+def shown_value(field_name: str, value: str) -> str:
+    """A setting's value as it may appear in messages: secrets masked, URL passwords masked."""
+    if is_secret(field_name) and value != "<default>":
+        return MASK
+    return mask_url(value)
 
 
 def load_settings(environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -236,8 +296,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: object) ->
     except ValidationError as exc:
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
-            given = environ.get(env_name(field), "<default>")
-            problems.append(f"{env_name(field)}={given!r}: {error['msg']}")
+            given = shown_value(field, environ.get(env_name(field), "<default>"))
+            problems.append(f"{env_name(field)}={given!r}: {mask_urls(str(error['msg']))}")
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     assert settings is not None
@@ -264,4 +324,9 @@ if __name__ == "__main__":
     else:
         from invested.service import main_guarded
 
-        main_guarded(lambda: print(load_settings().model_dump_json(indent=2)))
+        def dump() -> None:
+            values = load_settings().model_dump(mode="json")  # SecretStr dumps as "**********"
+            values["redis_url"] = mask_url(values["redis_url"])
+            print(json.dumps(values, indent=2))
+
+        main_guarded(dump)

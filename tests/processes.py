@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from invested.connections import answers_ok as healthy
@@ -23,11 +25,28 @@ def service_env(kafka_bootstrap: str, redis_url: str, **overrides: str) -> dict[
     return local_service_env(kafka_bootstrap, redis_url, level, **overrides)
 
 
+def answers(url: str) -> bool:
+    """True when ``url`` answers HTTP at all (a 503 included)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1.0):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def running(
-    module: str, env: dict[str, str], health_url: str, log_path: Path, timeout: float = 60
+    module: str,
+    env: dict[str, str],
+    health_url: str,
+    log_path: Path,
+    timeout: float = 60,
+    ready: Callable[[str], bool] = healthy,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start ``python -m module``, wait until ``health_url`` answers 200, stop it afterwards."""
+    """Start ``python -m module``, wait until ``ready(health_url)`` (by default: it answers
+    200), stop it afterwards."""
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", module],
@@ -40,7 +59,7 @@ def running(
         )
     try:
         deadline = time.monotonic() + timeout
-        while not healthy(health_url):
+        while not ready(health_url):
             if proc.poll() is not None:
                 raise AssertionError(f"{module} exited: {log_path.read_text()[-3000:]}")
             if time.monotonic() > deadline:
@@ -55,9 +74,14 @@ def running(
 
 @contextlib.contextmanager
 def classifier(
-    kafka_bootstrap: str, redis_url: str, workdir: Path, **overrides: str
+    kafka_bootstrap: str,
+    redis_url: str,
+    workdir: Path,
+    ready: Callable[[str], bool] = healthy,
+    **overrides: str,
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """A real classifier worker; yields (process, metrics port)."""
+    """A real classifier worker; yields (process, metrics port) once ``ready`` (by default:
+    healthy; :func:`answers` for a worker that is expected to start unhealthy)."""
     port = free_port()
     settings = {
         "INVESTED_CLASSIFIER_METRICS_PORT": str(port),
@@ -67,6 +91,10 @@ def classifier(
     env = service_env(kafka_bootstrap, redis_url, **(settings | overrides))
     workdir.mkdir(parents=True, exist_ok=True)
     with running(
-        "services.classifier", env, f"http://127.0.0.1:{port}/healthz", workdir / "classifier.log"
+        "services.classifier",
+        env,
+        f"http://127.0.0.1:{port}/healthz",
+        workdir / "classifier.log",
+        ready=ready,
     ) as proc:
         yield proc, port

@@ -18,6 +18,7 @@ from kafka import KafkaProducer
 
 from invested.connections import answers_ok
 from invested.contracts import EngagementEvent, utcnow
+from invested.devsecrets import DEV_ENV
 from invested.settings import ConfigError, load_settings, settings_markdown_table
 from invested.stack import free_port
 from invested.topics import ENGAGEMENT_EVENTS
@@ -241,12 +242,21 @@ def test_interrupted_test_run_leaves_no_broker_or_redis(
             run.kill()
 
 
+USER_SECRETS = {
+    "INVESTED_GITHUB_WEBHOOK_SECRET": "users-own-github-secret-5f1e",
+    "INVESTED_API_KEYS": "users-own-api-key-9c2d",
+}
+
+
 def test_make_run_launcher_brings_up_every_service_and_stops_cleanly(tmp_path: Path) -> None:
-    """What `make run` runs: all health endpoints answer, Ctrl-C leaves no process behind."""
+    """What `make run` runs: all health endpoints answer, Ctrl-C leaves no process behind, and the
+    banner prints the development secrets it generated but never a value the user set."""
     ports = {
         name: free_port() for name in ("API", "INGEST", "CLASSIFIER_METRICS", "BROKER", "REDIS")
     }
     env = clean_env(**{f"INVESTED_{name}_PORT": str(port) for name, port in ports.items()})
+    # The user's own secrets: the banner must not print them (it prints only what it generated).
+    env.update(USER_SECRETS, PYTHONPATH=str(ROOT))  # this checkout's code, not the installed one
     launcher = subprocess.Popen(
         [sys.executable, "-m", "invested.devrun"],
         cwd=tmp_path,
@@ -269,6 +279,14 @@ def test_make_run_launcher_brings_up_every_service_and_stops_cleanly(tmp_path: P
                 time.sleep(0.2)
         children = psutil.Process(launcher.pid).children(recursive=True)
         assert len(children) >= 5  # broker, redis-server, three services
+        while output[-1] != "\n":  # the banner is printed in one piece and ends with a blank line
+            assert time.monotonic() < deadline and launcher.poll() is None, "".join(output)[-3000:]
+            output.append(launcher.stdout.readline())  # type: ignore[union-attr]
+        banner = "".join(output)
+        for value in USER_SECRETS.values():
+            assert value not in banner, "make run printed a secret the user set"
+        assert "INVESTED_GITHUB_WEBHOOK_SECRET: set by you" in banner
+        assert f"INVESTED_SLACK_SIGNING_SECRET={DEV_ENV['INVESTED_SLACK_SIGNING_SECRET']}" in banner
         launcher.send_signal(signal.SIGINT)
         assert launcher.wait(60) == 0
         gone, alive = psutil.wait_procs(children, timeout=15)

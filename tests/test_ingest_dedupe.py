@@ -2,16 +2,18 @@
 
 Lookups and marks of concurrent requests share one script call per round trip; each caller must
 still get its own answer, a mark must be visible to any lookup asked after it, and Redis being
-unreachable degrades to "not seen" without raising.
+unreachable degrades to "not seen" without raising, and ids Redis refused to store (out of memory)
+are still recognised.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+import redis
 import redis.asyncio as aioredis
 
-from invested.stack import free_port
+from invested.stack import EmbeddedStack, free_port
 from services.ingest.dedupe import Dedupe, dedupe_key
 from services.ingest.metrics import DEDUPE_ERRORS
 from tests.backends import Backend
@@ -65,7 +67,8 @@ async def test_unreachable_redis_means_not_seen_and_is_counted(unique: str) -> N
             *(dedupe.seen(dedupe_key("github", f"{unique}-{n}")) for n in "abc")
         )
         await dedupe.drain()
-        assert answers == [False, False, False]
+        # "a" was marked (its records were acked) but Redis could not store it: remembered here.
+        assert answers == [True, False, False]
         assert DEDUPE_ERRORS.labels("check")._value.get() - before_check == 3
         assert DEDUPE_ERRORS.labels("mark")._value.get() - before_mark == 1
     finally:
@@ -87,3 +90,48 @@ async def test_a_hung_redis_costs_a_lookup_the_trip_timeout_not_more(unique: str
     finally:
         await client.aclose()
         server.close()
+
+
+async def test_out_of_memory_redis_keeps_detecting_duplicates_and_writes_marks_later(
+    unique: str,
+) -> None:
+    """Under ``maxmemory`` Redis refuses the marks but still answers lookups: delivery ids it
+    refused are remembered in memory (still duplicates), retried, and written once it has room;
+    beyond the in-memory bound the oldest are dropped and counted."""
+    own = EmbeddedStack()
+    own.start_redis()
+    client = aioredis.Redis.from_url(own.redis_url)
+    admin = redis.Redis.from_url(own.redis_url)
+    before_mark = DEDUPE_ERRORS.labels("mark")._value.get()
+    before_dropped = DEDUPE_ERRORS.labels("mark_dropped")._value.get()
+    try:
+        dedupe = Dedupe(client, TTL, unwritten_limit=3, retry_seconds=0.2)
+        stored = dedupe_key("github", f"{unique}-stored")
+        dedupe.mark(stored)
+        await dedupe.drain()
+        admin.config_set("maxmemory", 1)
+        refused = [dedupe_key("github", f"{unique}-refused-{n}") for n in range(4)]
+        for key in refused:
+            dedupe.mark(key)
+            await dedupe.drain()
+        answers = await asyncio.gather(
+            dedupe.seen(stored),  # in Redis: lookups still work under the limit
+            *(dedupe.seen(key) for key in refused),
+            dedupe.seen(dedupe_key("github", f"{unique}-new")),
+        )
+        # The oldest refused mark fell out of the bound of 3: the degradation is bounded.
+        assert answers == [True, False, True, True, True, False]
+        assert DEDUPE_ERRORS.labels("mark")._value.get() - before_mark >= 4
+        assert DEDUPE_ERRORS.labels("mark_dropped")._value.get() - before_dropped == 1
+        assert not admin.exists(*refused)
+
+        admin.config_set("maxmemory", 0)
+        deadline = asyncio.get_running_loop().time() + 10
+        while admin.exists(*refused[1:]) != 3:  # retried by itself, no new traffic needed
+            assert asyncio.get_running_loop().time() < deadline, "refused marks never written"
+            await asyncio.sleep(0.1)
+        assert 0 < admin.ttl(refused[1]) <= TTL
+    finally:
+        admin.config_set("maxmemory", 0)
+        await client.aclose()
+        own.stop()

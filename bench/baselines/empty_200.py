@@ -1,8 +1,9 @@
 """Baseline: Starlette + uvicorn answering an empty 200 to every webhook route.
 
 The same framework, server and server options as ingest (``invested.service.serve_http``:
-uvicorn, one process, no access log, the same garbage-collector tuning), the same routes, and
-nothing else: no body read, no signature, no Kafka. Ingest's rate is reported as a share of this one.
+uvicorn with the project's HTTP limits, one process, no access log, the same garbage-collector
+tuning), the same routes, and nothing else: no body read, no signature, no Kafka. Ingest's rate is
+reported as a share of this one.
 Run: ``python -m bench.baselines.empty_200 --port P``.
 """
 
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from invested.contracts import Platform
+from invested.httpserver import HttpLimits, server
 from invested.service import tune_gc_for_requests
 
 
@@ -38,14 +39,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     tune_gc_for_requests()  # as ingest's __main__ does: the same process tuning on both sides
-    uvicorn.run(
-        create_app(),
-        host="127.0.0.1",
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-    )
+    server(create_app(), "127.0.0.1", args.port, HttpLimits("bench"), "warning").run()
 
 
 if __name__ == "__main__":

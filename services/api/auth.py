@@ -41,13 +41,18 @@ class ApiKeys:
         return f"ApiKeys(<{len(self._digests)} keys>)"
 
     def accepts(self, token: str | None) -> bool:
+        return self.identify(token) is not None
+
+    def identify(self, token: str | None) -> str | None:
+        """Which configured key ``token`` is (``key-<n>``, never the key), None if none."""
         if not token:
-            return False
+            return None
         presented = _digest(token)
-        accepted = False
-        for digest in self._digests:  # no early exit: every key is compared
-            accepted |= hmac.compare_digest(presented, digest)
-        return accepted
+        found: str | None = None
+        for index, digest in enumerate(self._digests):  # no early exit: every key is compared
+            if hmac.compare_digest(presented, digest):
+                found = f"key-{index}"
+        return found
 
 
 async def require_api_key(
@@ -56,7 +61,9 @@ async def require_api_key(
 ) -> None:
     """Dependency of every ``/v1`` route: a valid bearer key or a 401 JSON error."""
     keys: ApiKeys = request.app.state.api_keys
-    if credentials is None or not keys.accepts(credentials.credentials):
+    identity = keys.identify(credentials.credentials) if credentials is not None else None
+    request.state.api_key = identity  # per-key limits (live streams) count by it
+    if identity is None:
         raise ApiError(
             401,
             "unauthorized",

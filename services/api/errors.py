@@ -1,7 +1,9 @@
 """One JSON error shape for every failure: ``{"error": <stable code>, "detail": ...}``.
 
 FastAPI's defaults (``{"detail": ...}`` for validation and routing errors, a plain-text 500) are
-replaced so clients can switch on ``error`` alone. Redis unavailability is a 503, never a 500.
+replaced so clients can switch on ``error`` alone. Any Redis error (unreachable, timed out, out of
+memory, ...) is a 503 ``redis_unavailable``, never a 500; too many live streams is a 503
+``too_many_streams``.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.api.live import TooManyStreams
 from services.api.models import ErrorBody
 from services.api.store import RulesNotPublished
 
 log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = "5"
 
 
 class ApiError(Exception):
@@ -66,7 +70,7 @@ _DESCRIPTIONS = {
     401: "Missing or invalid bearer API key.",
     404: "Unknown member or community.",
     422: "Invalid id, limit, cursor, segment or event id.",
-    503: "Redis is unavailable.",
+    503: "Redis is unavailable, or (live stream) too many streams are open.",
 }
 Responses = dict[int | str, dict[str, Any]]
 UNAUTHORIZED: Responses = {401: {"model": ErrorBody, "description": _DESCRIPTIONS[401]}}
@@ -124,8 +128,24 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_redis_down(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("redis unavailable: %s", exc)
-    return error_response(503, "redis_unavailable", "the state store is unreachable; retry later")
+    log.warning("redis unavailable: %s: %s", type(exc).__name__, exc)
+    return error_response(
+        503,
+        "redis_unavailable",
+        "the state store is unavailable; retry later",
+        {"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+async def _on_too_many_streams(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TooManyStreams)
+    scope = "for this API key" if exc.reason == "per_key" else "on this server"
+    return error_response(
+        503,
+        "too_many_streams",
+        f"too many live streams are open {scope}; close one or retry later",
+        {"Retry-After": RETRY_AFTER_SECONDS},
+    )
 
 
 async def _on_rules_missing(request: Request, exc: Exception) -> JSONResponse:
@@ -144,8 +164,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
-    # Connection and timeout errors mean "Redis is down or overloaded": retryable, 503.
-    app.add_exception_handler(redis.exceptions.ConnectionError, _on_redis_down)
-    app.add_exception_handler(redis.exceptions.TimeoutError, _on_redis_down)
+    # Down, overloaded, out of memory (it refuses MULTI then), read-only: retryable, 503.
+    app.add_exception_handler(redis.exceptions.RedisError, _on_redis_down)
+    app.add_exception_handler(TooManyStreams, _on_too_many_streams)
     app.add_exception_handler(RulesNotPublished, _on_rules_missing)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -18,6 +18,8 @@ from invested.metric_defs import (
     API_REQUEST_DURATION,
     API_REQUESTS,
     API_SSE_CLIENTS,
+    API_SSE_DROPPED,
+    API_SSE_REJECTED,
     LATENCY_BUCKETS,
 )
 
@@ -33,6 +35,16 @@ REQUEST_DURATION = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 SSE_CLIENTS = Gauge(API_SSE_CLIENTS, "Open Server-Sent Events transition streams.")
+SSE_REJECTED = Counter(
+    API_SSE_REJECTED.removesuffix("_total"),
+    "Streams refused over the caps (INVESTED_SSE_MAX_STREAMS[_PER_KEY]), by which cap.",
+    ["reason"],
+)
+SSE_DROPPED = Counter(
+    API_SSE_DROPPED.removesuffix("_total"),
+    "Open streams ended by the server: too_slow (client not reading), redis_unavailable.",
+    ["reason"],
+)
 
 UNMATCHED = "unmatched"
 

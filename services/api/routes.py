@@ -198,9 +198,12 @@ async def transition_stream(
     last_event_id: LastEventIdQuery = None,
     store: Store = Depends(get_store),
 ) -> EventStreamResponse:
-    # Fixed before the response starts: a Redis outage is still a clean 503 JSON here.
+    # Fixed before the response starts: a Redis outage is still a clean 503 JSON here, and so
+    # is a stream over the caps (services/api/live.py).
     after = last_event_id_header or last_event_id or await store.last_stream_id(community)
+    subscription = request.app.state.live.subscribe(community, after, request.state.api_key)
     return EventStreamResponse(
-        transition_events(store, community, after, request.app.state.sse_heartbeat_seconds),
+        transition_events(subscription, request.app.state.sse_heartbeat_seconds),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        on_close=subscription.close,
     )

@@ -1,7 +1,8 @@
 """Serving the app with uvicorn, in the foreground (``__main__``) or in a thread (tests, demos).
 
-Unlike ``invested.service.serve_http`` this bounds graceful shutdown: open SSE streams never end
-by themselves, so without a bound a SIGTERM would wait for every client to hang up.
+The server is :func:`invested.httpserver.server` (header/body deadlines, connection limit, JSON
+400) with a bound on graceful shutdown: open SSE streams never end by themselves, so without it
+a SIGTERM would wait for every client to hang up.
 """
 
 from __future__ import annotations
@@ -12,27 +13,32 @@ from types import TracebackType
 
 import uvicorn
 
+from invested import httpserver
+from invested.httpserver import HttpLimits
+
 GRACEFUL_SHUTDOWN_SECONDS = 2
 
 
-def server(app: object, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
-    config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
-        host=host,
-        port=port,
-        log_level=log_level.lower(),
-        access_log=False,  # request lines would carry ids; never headers, but keep logs lean
-        lifespan="on",
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+def server(
+    app: object,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    limits: HttpLimits | None = None,
+) -> uvicorn.Server:
+    # No access log (in the limits' options): request lines would carry ids; keep logs lean.
+    return httpserver.server(
+        app, host, port, limits or HttpLimits("api"), log_level, GRACEFUL_SHUTDOWN_SECONDS
     )
-    return uvicorn.Server(config)
 
 
 class ServerThread:
     """``with ServerThread(app, port) as base_url:`` serves on 127.0.0.1 until the block ends."""
 
-    def __init__(self, app: object, port: int, host: str = "127.0.0.1") -> None:
-        self.server = server(app, host, port, "warning")
+    def __init__(
+        self, app: object, port: int, host: str = "127.0.0.1", limits: HttpLimits | None = None
+    ) -> None:
+        self.server = server(app, host, port, "warning", limits)
         self.base_url = f"http://{host}:{port}"
         self._thread = threading.Thread(target=self.server.run, name="api-server", daemon=True)
 

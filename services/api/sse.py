@@ -1,28 +1,28 @@
-"""Server-Sent Events of live transitions, read from the Redis stream ``inv:transitions:{c}``.
+"""Server-Sent Events of live transitions, as the shared reader (``live.py``) delivers them.
 
 Each transition is one event: ``id`` = the Redis stream id, ``event: transition``, ``data`` = the
 MemberTransition CloudEvents JSON. A client that reconnects sends ``Last-Event-ID`` (browsers do
 it by themselves) and resumes exactly after the last event it saw, as far back as the capped
 stream reaches. Without it the stream starts after the newest transition at connect time (fixed
-before the response starts, so nothing published after the connect is missed). ``XREAD BLOCK``
-doubles as the heartbeat timer: a comment line every ``heartbeat`` seconds without transitions
-keeps proxies from closing the connection and lets the server notice a gone client. A client
-that disconnects cancels its generator (Starlette listens for ``http.disconnect``); the gauge of
-open streams is decremented in ``finally``.
+before the response starts, so nothing published after the connect is missed). A comment line
+every ``heartbeat`` seconds without transitions keeps proxies from closing the connection and
+lets the server notice a gone client. A stream the server ends (Redis unavailable, or a client
+too slow to read) gets a last ``event: error`` naming why; the client reconnects and resumes. A
+client that disconnects cancels its generator (Starlette listens for ``http.disconnect``); its
+slot is given back when the response ends, however it ends.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
-import redis.exceptions
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from services.api.metrics import SSE_CLIENTS
-from services.api.store import Store
-
-log = logging.getLogger(__name__)
+from invested.asgi import is_head
+from services.api.live import StreamEnded, Subscription
 
 RETRY_MS = 3000  # how long EventSource waits before reconnecting
 OPENED = f"retry: {RETRY_MS}\n: connected\n\n".encode()
@@ -30,7 +30,37 @@ HEARTBEAT = b": heartbeat\n\n"
 
 
 class EventStreamResponse(StreamingResponse):
+    """A ``text/event-stream`` response that runs ``on_close`` when it ends, also when it never
+    started streaming (a HEAD request, a client gone before the first byte)."""
+
     media_type = "text/event-stream"
+
+    def __init__(
+        self,
+        content: Any,
+        status_code: int = 200,  # FastAPI reads the default to document the route
+        headers: Mapping[str, str] | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(content, status_code=status_code, headers=headers)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            if is_head(scope):  # the headers of the stream, without opening it
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": self.status_code,
+                        "headers": self.raw_headers,
+                    }
+                )
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            await super().__call__(scope, receive, send)
+        finally:
+            if self._on_close is not None:
+                self._on_close()
 
 
 def format_event(event_id: str, event: str, data: str) -> bytes:
@@ -41,28 +71,17 @@ def format_event(event_id: str, event: str, data: str) -> bytes:
 
 
 async def transition_events(
-    store: Store, community: str, after: str, heartbeat_seconds: float
+    subscription: Subscription, heartbeat_seconds: float
 ) -> AsyncIterator[bytes]:
-    SSE_CLIENTS.inc()
     try:
         yield OPENED
-        block_ms = max(1, int(heartbeat_seconds * 1000))
         while True:
             try:
-                entries = await store.read_stream(community, after, block_ms)
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-                # Tell the client why and end; it reconnects with Last-Event-ID and resumes.
-                log.warning("transition stream of %s ended: redis unavailable (%s)", community, exc)
-                yield format_event(after, "error", '{"error":"redis_unavailable"}')
+                data = await subscription.next(heartbeat_seconds)
+            except StreamEnded as ended:
+                error = json.dumps({"error": ended.reason}, separators=(",", ":"))
+                yield format_event(subscription.last_id, "error", error)
                 return
-            if not entries:
-                yield HEARTBEAT
-                continue
-            for entry_id, fields in entries:
-                after = entry_id
-                record, member = fields.get("t"), fields.get("m")
-                if record is not None and member is not None:
-                    payload = await store.transition_text(community, member, record)
-                    yield format_event(entry_id, "transition", payload)
+            yield HEARTBEAT if data is None else data
     finally:
-        SSE_CLIENTS.dec()
+        subscription.close()

@@ -3,8 +3,9 @@
 Per batch (``stream.take_events``), one Redis script call applies every event atomically (see
 ``store.lua``), while Faust gathers the next batch; transitions go to ``member.transitions`` keyed by community/member, and leave the
 Redis outbox only once Kafka acknowledged them. Timers run the inactivity sweep, re-publish a
-dead worker's outbox and refresh the segment-size gauges. ``/metrics`` and ``/healthz`` are
-served by Faust's web server on ``INVESTED_CLASSIFIER_METRICS_PORT``.
+dead worker's outbox and refresh the segment-size gauges. Redis and Kafka failures are retried
+and reported by ``resilience.py``; ``/metrics`` and ``/healthz`` (only those) are served by
+``web.py`` on ``INVESTED_CLASSIFIER_METRICS_PORT``.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from invested import state as keys
 from invested.contracts import Segment
 from invested.settings import ConfigError, Settings
 from invested.topics import CLASSIFIER_DEADLETTER, ENGAGEMENT_EVENTS, MEMBER_TRANSITIONS
-from services.classifier import metrics
+from services.classifier import metrics, web
 from services.classifier.processor import Classifier
-from services.classifier.resilience import TRANSIENT, Health, retry_forever
+from services.classifier.resilience import GaveUp, Health, retry, run_once
 from services.classifier.rules import load_rules
 from services.classifier.store import Store
 
@@ -72,7 +73,8 @@ def kafka_publisher(app: faust.App) -> Callable[[str, list[tuple[str, bytes]]], 
 
 
 def add_metrics_page(app: faust.App) -> None:
-    """Serve the process's Prometheus metrics at ``/metrics`` on Faust's web server."""
+    """Serve the process's Prometheus metrics at ``/metrics`` on Faust's own web server (the
+    benchmark baselines; the classifier serves ``web.py`` instead)."""
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
@@ -91,7 +93,13 @@ def create_app(settings: Settings) -> faust.App:
         raise ConfigError(
             f"INVESTED_RULES_FILE={settings.rules_file}: unusable rules: {exc}"
         ) from None
-    redis_client = aioredis.Redis.from_url(settings.redis_url, health_check_interval=10)
+    redis_client = aioredis.Redis.from_url(
+        settings.redis_url,
+        health_check_interval=10,
+        # A frozen Redis must fail calls (then retried, and reported on /healthz), not hang them.
+        socket_timeout=settings.classifier_redis_timeout_seconds,
+        socket_connect_timeout=settings.classifier_redis_timeout_seconds,
+    )
     store = Store(redis_client, rules, settings.history_limit)
     _shorten_fetch_wait()
     app = faust.App(
@@ -125,6 +133,12 @@ def create_app(settings: Settings) -> faust.App:
     app.classifier = classifier  # type: ignore[attr-defined]
 
     processed_upto: dict[Any, int] = {}  # last processed offset per partition
+    # Consumer generation of the last batch left unprocessed by a stop or rebalance: later batches
+    # of that generation are left too, so no member's events are applied out of order.
+    abandoned: dict[str, int | None] = {"generation": None}
+
+    def stopping() -> bool:
+        return bool(app.should_stop or app.rebalancing)
 
     @app.agent(events_topic)
     async def classify(stream: Any) -> None:
@@ -137,8 +151,7 @@ def create_app(settings: Settings) -> faust.App:
             async for batch in stream.take_events(
                 settings.batch_size, within=settings.batch_timeout_seconds
             ):
-                for event in batch:
-                    event.message.incref()
+                hold(batch)
                 if pending is not None:
                     await pending
                 pending = asyncio.create_task(classify_batch(stream, batch))
@@ -150,9 +163,36 @@ def create_app(settings: Settings) -> faust.App:
             if pending is not None and not pending.done():
                 pending.cancel()
 
+    def hold(batch: list[Any]) -> None:
+        for event in batch:
+            event.message.incref()
+
+    def leave_for_redelivery(batch: list[Any]) -> None:
+        # Faust's stop and rebalance wait until every message in flight is acknowledged, and an
+        # acknowledgement would commit these offsets unprocessed. So they are marked done for
+        # that wait only: their offsets stay uncommitted and the events are redelivered (Faust
+        # seeks to the committed offsets after a rebalance; a restart starts there).
+        for event in batch:
+            event.message.acked = True
+
     async def classify_batch(stream: Any, batch: list[Any]) -> None:
+        # Events fetched before a batch was left behind are left too (per-member order holds);
+        # Faust fetches them again from the committed offset, in a new consumer generation.
+        left = abandoned["generation"]
+        stale = [e for e in batch if left is not None and e.message.generation_id == left]
+        if stale:
+            leave_for_redelivery(stale)
+            batch = [e for e in batch if left is None or e.message.generation_id != left]
+            if not batch:
+                return
         values = [event.value for event in batch]
-        await retry_forever(partial(classifier.process_batch, values), "batch", health)
+        try:
+            await retry(partial(classifier.process_batch, values), "batch", health, stopping)
+        except GaveUp:
+            abandoned["generation"] = batch[-1].message.generation_id
+            leave_for_redelivery(batch)
+            log.info("left a batch of %d events for redelivery (stop or rebalance)", len(values))
+            return
         for event in batch:
             processed_upto[event.message.tp] = event.message.offset
             await stream.ack(event)
@@ -174,41 +214,43 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.task
     async def on_start() -> None:
-        await retry_forever(store.publish_rules, "publish rules", health)
-        flushed = await retry_forever(classifier.flush_outbox, "outbox flush", health)
+        def stopped() -> bool:
+            return bool(app.should_stop)
+
+        try:
+            await retry(store.publish_rules, "publish rules", health, stopped)
+            flushed = await retry(classifier.flush_outbox, "outbox flush", health, stopped)
+        except GaveUp:
+            return
         if flushed:
             log.info("re-published %d transitions left in the outbox", flushed)
 
     @app.timer(interval=settings.sweep_interval_seconds)
     async def sweep() -> None:
-        try:
-            outcome = await classifier.sweep(now_ms(settings))
-        except TRANSIENT as exc:  # the next tick tries again; due members stay due
-            log.warning("sweep skipped: %s", type(exc).__name__)
-            return
-        if outcome.transitions:
+        # A failed tick is reported; the next tick tries again (due members stay due).
+        outcome = await run_once(partial(classifier.sweep, now_ms(settings)), "sweep", health)
+        if outcome is not None and outcome.transitions:
             log.info("sweep: %d transitions", len(outcome.transitions))
+
+    async def housekeep() -> None:
+        await classifier.flush_outbox(older_than_ms=int(time.time() * 1000) - OUTBOX_GRACE_MS)
+        await refresh_segment_gauges(redis_client)
+        update_lag()
 
     @app.timer(interval=5.0)
     async def housekeeping() -> None:
-        try:
-            await classifier.flush_outbox(older_than_ms=int(time.time() * 1000) - OUTBOX_GRACE_MS)
-            await refresh_segment_gauges(redis_client)
-            update_lag()
-        except TRANSIENT as exc:
-            log.warning("housekeeping skipped: %s", type(exc).__name__)
+        # Also how an idle worker notices a Redis that fails or freezes.
+        await run_once(housekeep, "housekeeping", health)
 
-    add_metrics_page(app)
-
-    @app.page("/healthz")
-    async def healthz(web: Any, request: Any) -> Any:
+    def health_view() -> tuple[int, dict[str, Any]]:
         assigned = bool(app.consumer.assignment()) if app.consumer else False
         if not health.ok:
             body = {"status": "degraded", "failing": health.failing, "assigned": assigned}
         else:
             body = {"status": "ok" if assigned else "starting", "assigned": assigned}
-        return web.json(body, status=200 if assigned and health.ok else 503)
+        return (200 if assigned and health.ok else 503), body
 
+    web.serve(app, settings, health_view)
     return app
 
 

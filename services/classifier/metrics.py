@@ -39,3 +39,10 @@ SWEPT_MEMBERS = Counter(
 CONSUMER_LAG = Gauge(
     m.CLASSIFIER_CONSUMER_LAG, "Records behind the end of the partition", ["partition"]
 )
+DEPENDENCY_RETRIES = Counter(
+    m.CLASSIFIER_DEPENDENCY_RETRIES.removesuffix("_total"),
+    "Failed Redis/Kafka calls that are retried, by operation and error (OOM, timeout, ...)",
+    ["operation", "error"],
+)
+HEALTHY = Gauge(m.CLASSIFIER_HEALTHY, "1 while no Redis/Kafka operation is failing")
+HEALTHY.set(1)

@@ -85,7 +85,12 @@ class Ingest:
             socket_timeout=REDIS_TIMEOUT_SECONDS,
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         )
-        self.dedupe = Dedupe(self.redis, settings.dedupe_ttl_seconds, timeout=REDIS_TIMEOUT_SECONDS)
+        self.dedupe = Dedupe(
+            self.redis,
+            settings.dedupe_ttl_seconds,
+            timeout=REDIS_TIMEOUT_SECONDS,
+            unwritten_limit=settings.dedupe_unwritten_limit,
+        )
         self.max_clock_skew = timedelta(seconds=settings.max_clock_skew_seconds)
 
     async def start(self) -> None:

@@ -12,8 +12,14 @@ waits for its answer; a mark is queued (the webhook's answer does not wait for R
 out before any lookup asked after it, so a redelivery reaching this process after the answer
 always sees it.
 
-Redis being down must not stop ingest: a failed lookup is treated as "not seen" and a failed
-mark is only logged (both counted in ``invested_ingest_dedupe_errors_total``, one per webhook).
+Redis being down must not stop ingest: a failed lookup is treated as "not seen" (counted in
+``invested_ingest_dedupe_errors_total{operation="check"}``). A mark Redis refuses (unreachable,
+or out of memory: then it still answers lookups, which are retried on their own) is counted
+(``operation="mark"``) and held in memory: lookups of it answer "seen" from there, and it is
+written on a later trip, at least every ``retry_seconds``. At most ``unwritten_limit`` ids are
+held (gauge ``invested_ingest_dedupe_unwritten``); past it the oldest are dropped and counted
+(``operation="mark_dropped"``), so the degradation is bounded: a redelivery of a dropped id may be
+produced again, and the classifier still counts its events once (same event ids).
 
 Keys: ``inv:ingest:seen:<platform>:<sha256 of the delivery id>``, value ``1``, TTL
 ``INVESTED_DEDUPE_TTL_SECONDS``.
@@ -24,12 +30,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections import OrderedDict
+from itertools import islice
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from invested.connections import LuaScript
-from services.ingest.metrics import DEDUPE_ERRORS
+from services.ingest.metrics import DEDUPE_ERRORS, DEDUPE_UNWRITTEN
 
 log = logging.getLogger(__name__)
 
@@ -63,18 +71,34 @@ def dedupe_key(platform: str, delivery_id: str) -> str:
 class Dedupe:
     """``seen`` before producing, ``mark`` after the acks; both batched across requests."""
 
-    def __init__(self, client: aioredis.Redis, ttl_seconds: int, timeout: float = 1.0) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        ttl_seconds: int,
+        timeout: float = 1.0,
+        unwritten_limit: int = 100_000,
+        retry_seconds: float = 5.0,
+    ) -> None:
         self._client = client
         self._ttl = ttl_seconds
         self._timeout = timeout  # a whole round trip, whatever the client retries inside it
         self._lookups: list[tuple[str, asyncio.Future[bool]]] = []
         self._marks: list[str] = []
         self._flusher: asyncio.Task[None] | None = None
+        # Marks Redis refused, oldest first: answered here and written again later.
+        self._unwritten: OrderedDict[str, None] = OrderedDict()
+        self._unwritten_limit = unwritten_limit
+        self._retry_seconds = retry_seconds
+        self._next_retry = 0.0
+        self._retry_timer: asyncio.TimerHandle | None = None
 
     def seen(self, key: str) -> asyncio.Future[bool]:
         """Was this delivery (its :func:`dedupe_key`) marked before? Await the answer; False
         when Redis cannot tell. (A future, not a coroutine: one level less to resume.)"""
         waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if key in self._unwritten:  # marked, but Redis has not stored it yet
+            waiter.set_result(True)
+            return waiter
         self._lookups.append((key, waiter))
         self._wake()
         return waiter
@@ -90,30 +114,53 @@ class Dedupe:
         flusher = self._flusher
         if flusher is not None and not flusher.done():
             await asyncio.wait([flusher], timeout=timeout)
+        if self._unwritten and self._retry_timer is None:
+            log.warning("%d refused dedupe marks were never written", len(self._unwritten))
 
     def _wake(self) -> None:
+        self._retry_timer = None
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
+    def _retry_due(self) -> bool:
+        return bool(self._unwritten) and asyncio.get_running_loop().time() >= self._next_retry
+
     async def _flush(self) -> None:
         """Round trips until nothing is queued; one at a time, so requests gather meanwhile."""
-        while self._lookups or self._marks:
+        while self._lookups or self._marks or self._retry_due():
             marks = self._marks[:MAX_KEYS_PER_TRIP]
             del self._marks[: len(marks)]
+            if self._retry_due():
+                marks += islice(self._unwritten, MAX_KEYS_PER_TRIP - len(marks))
+                self._next_retry = asyncio.get_running_loop().time() + self._retry_seconds
             lookups = self._lookups[: MAX_KEYS_PER_TRIP - len(marks)]
             del self._lookups[: len(lookups)]
+            keys = [key for key, _ in lookups]
             try:
                 async with asyncio.timeout(self._timeout):
-                    found = await self._trip(marks, [key for key, _ in lookups])
+                    found: bytes | None = await self._trip(marks, keys)
             except (RedisError, OSError, TimeoutError) as exc:
-                self._failed(marks, lookups, exc)
+                self._refused(marks, exc)
+                found = await self._lookups_alone(keys, exc) if keys and marks else None
+                if found is None and lookups:
+                    DEDUPE_ERRORS.labels("check").inc(len(lookups))
+                    log.warning(
+                        "dedupe lookup failed for %d deliveries, carrying on without it: %s",
+                        len(lookups),
+                        type(exc).__name__,
+                    )
             except BaseException as exc:  # cancelled (shutdown) or a bug: nobody waits forever
-                self._failed(marks, lookups, exc)
+                self._refused(marks, exc)
+                self._answer(lookups, None)
                 raise
             else:
-                for index, (_, waiter) in enumerate(lookups):
-                    if not waiter.done():
-                        waiter.set_result(index < len(found) and found[index] == _FOUND)
+                for key in marks:
+                    self._unwritten.pop(key, None)
+                DEDUPE_UNWRITTEN.set(len(self._unwritten))
+            self._answer(lookups, found)
+        if self._unwritten and self._retry_timer is None:
+            delay = max(0.0, self._next_retry - asyncio.get_running_loop().time())
+            self._retry_timer = asyncio.get_running_loop().call_later(delay, self._wake)
 
     async def _trip(self, marks: list[str], lookups: list[str]) -> bytes:
         """One script call; the script is loaded on first use (and after a Redis restart)."""
@@ -121,24 +168,51 @@ class Dedupe:
         reply = await TRIP(self._client, *args)
         return reply if isinstance(reply, bytes) else str(reply).encode()
 
-    @staticmethod
-    def _failed(
-        marks: list[str], lookups: list[tuple[str, asyncio.Future[bool]]], exc: BaseException
-    ) -> None:
-        if marks:
-            DEDUPE_ERRORS.labels("mark").inc(len(marks))
-            log.warning(
-                "dedupe mark failed for %d deliveries (a redelivery may produce again): %s",
-                len(marks),
-                type(exc).__name__,
-            )
-        if lookups:
-            DEDUPE_ERRORS.labels("check").inc(len(lookups))
-            log.warning(
-                "dedupe lookup failed for %d deliveries, carrying on without it: %s",
-                len(lookups),
-                type(exc).__name__,
-            )
-        for _, waiter in lookups:
-            if not waiter.done():
+    async def _lookups_alone(self, keys: list[str], exc: BaseException) -> bytes | None:
+        """Redis answered but refused the trip (out of memory refuses the writes in it): the
+        lookups, which write nothing, are asked again without the marks."""
+        if not isinstance(exc, ResponseError):
+            return None
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._trip([], keys)
+        except (RedisError, OSError, TimeoutError):
+            return None
+
+    def _answer(self, lookups: list[tuple[str, asyncio.Future[bool]]], found: bytes | None) -> None:
+        for index, (key, waiter) in enumerate(lookups):
+            if waiter.done():
+                continue
+            if key in self._unwritten:
+                waiter.set_result(True)
+            elif found is None:
                 waiter.set_result(False)
+            else:
+                waiter.set_result(index < len(found) and found[index] == _FOUND)
+
+    def _refused(self, marks: list[str], exc: BaseException) -> None:
+        """Hold marks Redis did not store, within the bound; count what is new or dropped."""
+        new = [key for key in marks if key not in self._unwritten]
+        for key in marks:
+            self._unwritten[key] = None
+        dropped = 0
+        while len(self._unwritten) > self._unwritten_limit:
+            self._unwritten.popitem(last=False)
+            dropped += 1
+        DEDUPE_UNWRITTEN.set(len(self._unwritten))
+        if new:
+            DEDUPE_ERRORS.labels("mark").inc(len(new))
+            log.warning(
+                "dedupe mark failed for %d deliveries (held in memory, %d in all; retried): %s",
+                len(new),
+                len(self._unwritten),
+                type(exc).__name__,
+            )
+        if dropped:
+            DEDUPE_ERRORS.labels("mark_dropped").inc(dropped)
+            log.warning(
+                "dropped %d refused dedupe marks over the limit of %d (a redelivery of them may "
+                "be produced again)",
+                dropped,
+                self._unwritten_limit,
+            )

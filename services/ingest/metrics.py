@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from invested import metric_defs as names
 
@@ -57,6 +57,10 @@ DEDUPE_ERRORS = Counter(
     names.INGEST_DEDUPE_ERRORS.removesuffix("_total"),
     "Redis errors of the delivery-id dedupe (ingest carries on; event ids stay deterministic).",
     ["operation"],
+)
+DEDUPE_UNWRITTEN = Gauge(
+    names.INGEST_DEDUPE_UNWRITTEN,
+    "Delivery ids Redis refused to store, held in memory (still detected) until written.",
 )
 
 # The per-request label children, looked up once per label set (every label value above comes
