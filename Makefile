@@ -24,7 +24,7 @@ run: $(STAMP) ## Start broker, Redis, ingest, classifier and API locally (Ctrl-C
 	$(PY) -m invested.devrun
 
 DEMO_ARGS ?=
-tail: $(STAMP) ## Print live transitions from member.transitions (the downstream example)
+tail: $(STAMP) ## Print every transition on member.transitions (replayed each run), then follow
 	$(PY) -m services.classifier.tail --from-beginning
 
 demo: $(STAMP) ## Post a simulated community (signed webhooks) to the running ingest (make run first)
