@@ -33,7 +33,7 @@ demo: $(STAMP) ## Post a simulated community (signed webhooks) to the running in
 test: $(STAMP) tools ## Run the whole test suite (real broker and Redis, embedded)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-tools: $(STAMP) ## Install promtool and the Compose CLI for the deploy tests when missing
+tools: $(STAMP) ## Install Prometheus + promtool and the Compose CLI for the deploy tests when missing
 	@PY=$(PY) bash deploy/tools/install-tools.sh
 
 dashboards: $(STAMP) ## Regenerate the Grafana dashboards in deploy/grafana/dashboards
