@@ -97,8 +97,9 @@ def test_shortened_rules_change_only_the_durations() -> None:
         short = yaml.safe_load(shortened_rules(path.read_text(), "2s"))
         for real_group, group in zip(real["groups"], short["groups"], strict=True):
             for real_rule, rule in zip(real_group["rules"], group["rules"], strict=True):
-                assert rule.pop("for", "2s") == "2s"
-                real_rule.pop("for", None)
+                for key in ("for", "keep_firing_for"):
+                    assert rule.pop(key, "2s") == "2s"
+                    real_rule.pop(key, None)
                 assert rule == real_rule
 
 
