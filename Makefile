@@ -24,7 +24,7 @@ run: $(STAMP) ## Start broker, Redis, ingest, classifier and API locally (Ctrl-C
 	$(PY) -m invested.devrun
 
 DEMO_ARGS ?=
-tail: $(STAMP) ## Print live transitions from member.transitions (the downstream example)
+tail: $(STAMP) ## Print every transition on member.transitions (replayed each run), then follow
 	$(PY) -m services.classifier.tail --from-beginning
 
 demo: $(STAMP) ## Post a simulated community (signed webhooks) to the running ingest (make run first)
@@ -33,7 +33,7 @@ demo: $(STAMP) ## Post a simulated community (signed webhooks) to the running in
 test: $(STAMP) tools ## Run the whole test suite (real broker and Redis, embedded)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-tools: $(STAMP) ## Install promtool and the Compose CLI for the deploy tests when missing
+tools: $(STAMP) ## Install Prometheus + promtool and the Compose CLI for the deploy tests when missing
 	@PY=$(PY) bash deploy/tools/install-tools.sh
 
 dashboards: $(STAMP) ## Regenerate the Grafana dashboards in deploy/grafana/dashboards

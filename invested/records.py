@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from invested.contracts import TRANSITION_EVENT_TYPE, Evidence, MemberTransition, Thresholds
+from invested.wording import counted, kind_listing
 
 SEP = "\x1f"
 TRANSITION_SOURCE = "/invested/classifier"
-_PLURAL = {"reply": "replies"}
 
 
 def iso_ms(ms: int) -> str:
@@ -72,21 +72,18 @@ def reason(summary: WindowSummary, thresholds: Thresholds) -> str:
         "left": f"left community: investment {inv} / peers {s.peers} "
         f"below stay {stay_inv}/{t.stay_peers}",
         "standing": f"audience: standing interest ({', '.join(s.standing)})",
-        "audience": f"audience: {s.events} own events in the window, below community "
+        "audience": f"audience: {counted(s.events, 'own event')} in the window, below community "
         f"(investment {inv}, peers {s.peers}, active days {s.active_days})",
         "held": "held in audience by the minimum dwell (window empty)",
         "dormant": "dormant: no own events in the window and no standing interest",
     }
     text = texts.get(s.why, s.why)
-    # Decisions about community cite what the member did.
-    if s.kind_counts and s.why in ("stay", "dwell", "enter", "left"):
-        kinds = ", ".join(
-            f"{n} {kind if n == 1 else _PLURAL.get(kind, kind + 's')}"
-            for kind, n in sorted(s.kind_counts.items())
-        )
+    # Decisions about community cite what the member did, in words (invested.wording).
+    kinds = kind_listing(s.kind_counts)  # counters kept at 0 are left out
+    if kinds and s.why in ("stay", "dwell", "enter", "left"):
         text += (
-            f" ({kinds} with {s.peers} members on {s.active_days} days"
-            f" in the last {t.window_days:g} days)"
+            f" ({kinds}, with {counted(s.peers, 'member')}"
+            f" on {counted(s.active_days, 'day')} in the last {counted(t.window_days, 'day')})"
         )
     return text
 

