@@ -48,6 +48,7 @@ RUN groupadd --system --gid 10001 invested \
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 # Sources are owned by root and read-only for the service user; only /var/lib/invested is writable.
+# Development tools (tools/: the community simulator) and bench/ stay out of the image.
 COPY invested ./invested
 COPY services ./services
 COPY schemas ./schemas

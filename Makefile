@@ -28,7 +28,7 @@ tail: $(STAMP) ## Print every transition on member.transitions (replayed each ru
 	$(PY) -m services.classifier.tail --from-beginning
 
 demo: $(STAMP) ## Post a simulated community (signed webhooks) to the running ingest (make run first)
-	$(PY) -m services.ingest.simulator $(DEMO_ARGS)
+	$(PY) -m tools.simulator $(DEMO_ARGS)
 
 test: $(STAMP) tools ## Run the whole test suite (real broker and Redis, embedded)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
@@ -42,7 +42,7 @@ dashboards: $(STAMP) ## Regenerate the Grafana dashboards in deploy/grafana/dash
 lint: $(STAMP) ## ruff check + format check, mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy invested services
+	$(VENV)/bin/mypy invested services tools
 
 format: $(STAMP) ## Apply ruff formatting and fixes
 	$(VENV)/bin/ruff check --fix .

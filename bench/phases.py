@@ -318,10 +318,14 @@ def _ms(seconds: float | None) -> float | None:
 
 
 def _signed_webhooks(ctx: Context) -> list[httpload.Request]:
-    from services.ingest.signing import Secrets, Signer
-    from services.ingest.simulator import SimConfig, generate, sign
+    from tools.simulator.community import generate
+    from tools.simulator.config import SimConfig
+    from tools.simulator.signing import Secrets, Signer, sign
 
-    _, events = generate(SimConfig(seed=ctx.seed, members=ctx.sizes.ingest_sim_members))
+    # No redeliveries: every webhook of a level is new to ingest (its dedupe keys are cleared
+    # between levels), so each one costs the whole pipeline.
+    config = SimConfig(seed=ctx.seed, members=ctx.sizes.ingest_sim_members, redelivery_rate=0.0)
+    _, events = generate(config)
     signer = Signer(Secrets.from_env(DEV_ENV))
     out = []
     for event in events:

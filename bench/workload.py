@@ -1,9 +1,9 @@
 """A deterministic, seeded benchmark workload: ``EngagementEvent`` JSON, ready for Kafka.
 
-Why not the simulator's webhooks? ``services/ingest/simulator.py`` builds platform payloads and
-tracks threads, which is right for ingest (the ingest benchmark uses it) but quadratic in the
-member count and an order of magnitude too slow for 10 million events. This generator keeps the
-simulator's *member model* (imported when it is importable, same constants otherwise):
+Why not the simulator's webhooks? ``tools/simulator/`` builds platform payloads and tracks
+threads, which is right for ingest (the ingest benchmark uses it) but an order of magnitude too
+slow for 10 million events. This generator uses the simulator's *member model*
+(:mod:`tools.simulator.model`: its Pareto activity, role ranks and per-role rates):
 
 * members have a heavy-tailed activity level (Pareto, alpha 1.2); by rank the top 7 % are
   ``core``, the next 20 % ``regular``, the rest ``lurker``;
@@ -33,19 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-try:  # reuse the simulator's member model when it is there (it is being written alongside)
-    from services.ingest.simulator import ACTIONS as _SIM_ACTIONS
-    from services.ingest.simulator import RATES as _SIM_RATES
-except Exception:  # pragma: no cover - fallback keeps the bench independent of it
-    _SIM_RATES = {"core": 1.6, "regular": 0.35, "lurker": 0.06}
-    _SIM_ACTIONS = {
-        "core": (0.25, 0.60, 0.15),
-        "regular": (0.15, 0.45, 0.40),
-        "lurker": (0.03, 0.07, 0.90),
-    }
-
-RATES: dict[str, float] = dict(_SIM_RATES)
-ACTIONS: dict[str, tuple[float, float, float]] = dict(_SIM_ACTIONS)
+from tools.simulator.model import RATES, pareto_activities, roles_by_rank
 
 # (community, platform) pairs; members are spread over them.
 COMMUNITIES: tuple[tuple[str, str], ...] = (
@@ -134,12 +122,8 @@ class Workload:
         self.end = (config.end or datetime.now(UTC).replace(microsecond=0)).astimezone(UTC)
         self.start = self.end - timedelta(days=config.days)
         rng = random.Random(config.seed)
-        activity = [rng.paretovariate(1.2) for _ in range(config.members)]
-        order = sorted(range(config.members), key=lambda i: -activity[i])
-        role = [""] * config.members
-        for rank, index in enumerate(order):
-            share = rank / max(config.members, 1)
-            role[index] = "core" if share < 0.07 else "regular" if share < 0.27 else "lurker"
+        activity = pareto_activities(rng, config.members)
+        role = roles_by_rank(activity)
         cap = max(activity) if config.members < 500 else MAX_MEMBER_SHARE * sum(activity)
         community_cum = list(itertools.accumulate(COMMUNITY_SHARE))
         self.members: list[MemberSpec] = []

@@ -467,6 +467,22 @@ def test_everything_the_image_copies_is_in_the_build_context() -> None:
     assert _dockerignored(".env", patterns) and _dockerignored(".venv", patterns)
 
 
+def test_development_tools_stay_out_of_the_image() -> None:
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert _dockerignored("tools/simulator/model.py", patterns)
+    assert _dockerignored("deploy/demo/roles.yaml", patterns)
+    copied = [line.split()[1:-1] for line in dockerfile_lines() if line.upper().startswith("COPY ")]
+    assert not any(source.startswith("tools") for sources in copied for source in sources)
+    # What the image ships never imports them.
+    for path in [*ROOT.glob("services/**/*.py"), *ROOT.glob("invested/**/*.py")]:
+        source = path.read_text()
+        assert "from tools" not in source and "import tools" not in source, path
+
+
 def test_prometheus_and_grafana_mount_files_that_exist() -> None:
     services = compose()["services"]
     for name in ("prometheus", "grafana"):

@@ -42,8 +42,6 @@ from invested.connections import answers_ok
 from invested.devsecrets import DEV_ENV
 from invested.stack import EmbeddedStack, _die_with_parent, free_port, terminate
 from invested.topics import ENGAGEMENT_EVENTS, TOPICS
-from services.ingest.signing import Secrets, Signer
-from services.ingest.simulator import SimConfig, generate, post_all
 from tests.factories import engagement_event
 from tests.processes import ROOT, service_env
 from tests.prometheus_live import (
@@ -55,6 +53,10 @@ from tests.prometheus_live import (
     write_test_setup,
 )
 from tests.test_deploy_metrics import DASHBOARDS, dashboard_expressions
+from tools.simulator.community import generate
+from tools.simulator.config import SimConfig
+from tools.simulator.posting import post_all
+from tools.simulator.signing import Secrets, Signer
 
 INTERVAL = "1s"  # scrape and evaluation
 ALERT_FOR = "2s"  # every `for:` of the rules, in the test's copy only

@@ -38,7 +38,7 @@ from invested.contracts import DeadLetter, EngagementEvent, Platform
 from invested.devsecrets import DEV_ENV
 from invested.stack import free_port
 from invested.topics import ENGAGEMENT_EVENTS, INGEST_DEADLETTER
-from services.ingest.signing import Secrets, SignedRequest, Signer
+from tools.simulator.signing import Secrets, SignedRequest, Signer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -15,9 +15,9 @@ import httpx
 
 from invested.devsecrets import DEV_ENV
 from invested.stack import free_port
-from services.ingest.signing import Secrets, Signer
 from tests.backends import Backend
 from tests.processes import running, service_env
+from tools.simulator.signing import Secrets, Signer
 
 SECRETS = {
     "INVESTED_GITHUB_WEBHOOK_SECRET": "gh-secret-0d9f8e7c6b5a",

@@ -3,7 +3,7 @@
 Every ``verify_*`` function raises :class:`SignatureError` with a stable reason code
 (``missing_signature``, ``invalid_signature``, ``invalid_timestamp``, ``stale_timestamp``) and
 returns ``None`` when the request is authentic. The matching ``sign_*`` functions produce what the
-platform would send; the simulator and the tests use them.
+platform would send; the simulator (``tools/simulator/signing.py``) and the tests use them.
 
 | Platform | Header(s) | Signed bytes | MAC |
 | --- | --- | --- | --- |

@@ -1,15 +1,16 @@
 """Sending side of each platform's webhook: headers and signature for a body, as the platform does.
 
-The simulator (``make demo``, benchmarks) and the tests build requests with :class:`Signer`; the
-service verifies them with :mod:`services.ingest.signatures`. Signatures always use the current
+The simulator (``make demo``, benchmarks) and the tests build requests with :class:`Signer`;
+ingest verifies them with :mod:`services.ingest.signatures`. Signatures always use the current
 time (the replay window rejects anything else); simulated event times go in the payload.
+:func:`sign` signs one simulated webhook, a redelivery with the platform's retry headers.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -26,6 +27,7 @@ from services.ingest.signatures import (
     sign_standard,
 )
 from services.ingest.verifiers import parse_discourse_instances
+from tools.simulator.base import SimEvent
 
 JSON = "application/json"
 
@@ -109,7 +111,8 @@ class Signer:
         }
         return SignedRequest(Platform.GITHUB, "/webhooks/github", headers, body, label or event)
 
-    def slack(self, body: bytes, label: str = "") -> SignedRequest:
+    def slack(self, body: bytes, label: str = "", retry: int = 0) -> SignedRequest:
+        """``retry`` > 0: Slack's retry headers (the body, and its ``event_id``, are the same)."""
         timestamp = self._now()
         headers = {
             "Content-Type": JSON,
@@ -117,6 +120,10 @@ class Signer:
             "X-Slack-Request-Timestamp": timestamp,
             "X-Slack-Signature": sign_slack(self.secrets.slack, timestamp, body),
         }
+        if retry:
+            headers.update(
+                {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+            )
         return SignedRequest(Platform.SLACK, "/webhooks/slack", headers, body, label)
 
     def discourse(
@@ -164,3 +171,30 @@ class Signer:
             "webhook-signature": sign_standard(self.secrets.standard_key, msg_id, timestamp, body),
         }
         return SignedRequest(Platform.GENERIC, "/webhooks/generic", headers, body, label)
+
+
+def sign(event: SimEvent, signer: Signer) -> SignedRequest:
+    """The signed HTTP request for one simulated webhook, signed now."""
+    body, meta = event.body(), event.meta
+    if event.platform is Platform.GITHUB:
+        return signer.github(body, meta["event"], event.delivery, label=event.label)
+    if event.platform is Platform.SLACK:
+        return signer.slack(body, label=event.label, retry=event.attempt - 1)
+    if event.platform is Platform.DISCOURSE:
+        return signer.discourse(
+            body,
+            meta["event"],
+            meta["event_type"],
+            meta["instance"],
+            event.delivery,
+            label=event.label,
+        )
+    if event.platform is Platform.DISCORD:
+        return signer.discord(body, label=event.label)
+    return signer.generic(body, event.delivery, label=event.label)
+
+
+def signed_requests(events: Iterable[SimEvent], signer: Signer) -> Iterator[SignedRequest]:
+    """Sign lazily, at send time: the replay window needs fresh timestamps."""
+    for event in events:
+        yield sign(event, signer)
