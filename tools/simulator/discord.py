@@ -221,8 +221,7 @@ class DiscordBuilder(PlatformBuilder):
         if count not in LEVELS:
             return
         level = LEVELS.index(count) + 1
-        handle = author.id(self.platform)
-        content = f"GG <@{handle}>, you just advanced to level {level}!"
+        content = f"GG <@{author.id(self.platform)}>, you just advanced to level {level}!"
         at += timedelta(seconds=self.rng.uniform(1, 5))
         ref = {"channel": GENERAL, "content": content, "mentions": [author]}
         self.sim.publish(Message(self.platform, mee6, at, ref=ref))

@@ -51,9 +51,8 @@ class GitHubBuilder(PlatformBuilder):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.issue_number = (
-            400  # issues, pull requests and discussions share a repository's numbers
-        )
+        # Issues, pull requests and discussions share the repository's numbers.
+        self.issue_number = 400
         self.stars = 120
         self.starred: set[int] = set()
 
@@ -99,9 +98,8 @@ class GitHubBuilder(PlatformBuilder):
             self._send(at, act, "issues", author, {"action": "opened", "issue": issue})
             self._triage(message)
         elif message.kind == "discussion":
-            message.ref = self._new_ref(
-                self.rng.choice(DISCUSSION_TITLES), at, discussion_id=4_000_000 + self.issue_number
-            )
+            message.ref = self._new_ref(self.rng.choice(DISCUSSION_TITLES), at)
+            message.ref["discussion_id"] = 4_000_000 + message.ref["number"]
             found = gh.discussion(self.config, message.ref, author, at)
             self._send(at, act, "discussion", author, {"action": "created", "discussion": found})
         else:
@@ -115,8 +113,6 @@ class GitHubBuilder(PlatformBuilder):
             at,
             pull=True,
             act=act,  # opened and merged are one act
-            pull_id=1_800_000_000 + self.issue_number + 1,
-            branch=f"patch-{self.issue_number + 1}",
             head_sha=self._sha(),
             base_sha=self._sha(),
             merge_sha=self._sha(),
@@ -124,6 +120,8 @@ class GitHubBuilder(PlatformBuilder):
             deletions=self.rng.randrange(0, 40),
             labels=labels,
         )
+        number = pull.ref["number"]
+        pull.ref.update(pull_id=1_800_000_000 + number, branch=f"patch-{number}")
         found = gh.pull_request(self.config, pull.ref, pull.author, at)
         body = {"action": "opened", "number": pull.ref["number"], "pull_request": found}
         self._send(at, act, "pull_request", pull.author, body)
@@ -149,6 +147,8 @@ class GitHubBuilder(PlatformBuilder):
             "author_association": gh.association(member),
             "body": "Same here: it happens with the v3 board too.",
         }
+        if mention is not None:
+            comment["body"] += f" cc @{mention.handle(self.platform)}"
         comments = len(thread.replies) + 1
         if thread.kind == "issue":
             comment["performed_via_github_app"] = None

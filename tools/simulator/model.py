@@ -84,6 +84,13 @@ class Member:
     def platforms(self) -> list[Platform]:
         return list(self.accounts)
 
+    @property
+    def arrived(self) -> datetime | None:
+        """When they joined the community: None if any account predates the window."""
+        if not self.joined or len(self.joined) < len(self.accounts):
+            return None
+        return min(self.joined.values())
+
     def id(self, platform: Platform) -> str:
         return self.accounts[platform].id
 
@@ -210,7 +217,7 @@ class Simulation:
                 joined = self.start + timedelta(seconds=rng.uniform(0, 0.8 * span))
                 member.joined = dict.fromkeys(platforms, joined)
             if rng.random() < LEAVE_CHANCE:
-                begin = min(member.joined.values(), default=self.start)
+                begin = member.arrived or self.start
                 member.left_at = begin + (self.end - begin) * rng.uniform(0.4, 0.95)
             if rng.random() < PROFILE_CHANCE:
                 member.profile_updated_at = self.start + timedelta(seconds=rng.uniform(0, span))
@@ -222,9 +229,7 @@ class Simulation:
         return self.members + list(self.bots.values())
 
     def active(self, member: Member, at: datetime, platform: Platform | None = None) -> bool:
-        joined = (
-            member.joined.get(platform) if platform else min(member.joined.values(), default=None)
-        )
+        joined = member.joined.get(platform) if platform else member.arrived
         return (joined is None or joined <= at) and (member.left_at is None or at < member.left_at)
 
     def staff_on(self, platform: Platform) -> list[Member]:
@@ -251,7 +256,7 @@ class Simulation:
                 plan(member.profile_updated_at, 1, partial(self._profile, member))
             if member.left_at is not None:
                 plan(member.left_at, 2, partial(self._leave, member))
-            begin = min(member.joined.values(), default=self.start)
+            begin = member.arrived or self.start
             finish = member.left_at or self.end
             days = (finish - begin).total_seconds() / 86400
             post, reply, _react = ACTIONS[member.role]
