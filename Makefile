@@ -27,7 +27,7 @@ DEMO_ARGS ?=
 tail: $(STAMP) ## Print every transition on member.transitions (replayed each run), then follow
 	$(PY) -m services.classifier.tail --from-beginning
 
-demo: $(STAMP) ## Post a simulated community (signed webhooks) to the running ingest (make run first)
+demo: $(STAMP) ## Post the simulated brand acme (members, staff, bots; signed webhooks) to the running ingest (make run first)
 	$(PY) -m tools.simulator $(DEMO_ARGS)
 
 test: $(STAMP) tools ## Run the whole test suite (real broker and Redis, embedded)

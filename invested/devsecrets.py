@@ -27,7 +27,7 @@ DEV_ENV: dict[str, str] = {
     "INVESTED_GITHUB_WEBHOOK_SECRET": "dev-github-secret",
     "INVESTED_SLACK_SIGNING_SECRET": "dev-slack-signing-secret",
     "INVESTED_DISCOURSE_WEBHOOK_SECRET": "dev-discourse-secret",
-    # The instance the simulator posts as (tools.simulator.model.SimConfig).
+    # The instance the simulator posts as (tools.simulator.config.SimConfig).
     "INVESTED_DISCOURSE_INSTANCE_URL": "https://forum.acme.dev",
     "INVESTED_DISCORD_PUBLIC_KEY": discord_dev_public_key_hex(),
     "INVESTED_STANDARD_WEBHOOKS_SECRET": "whsec_"
