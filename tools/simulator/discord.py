@@ -18,9 +18,9 @@ from typing import Any
 from invested.contracts import Platform
 from tools.simulator.base import PlatformBuilder
 from tools.simulator.model import RELEASES, Member, Message, Routine, release_version, weekly
+from tools.simulator.names import DISCORD_EPOCH_MS
 
 GENERAL, HELP, ANNOUNCEMENTS = "920000000000000001", "920000000000000002", "920000000000000003"
-DISCORD_EPOCH_MS = 1_420_070_400_000
 LEVELS = (3, 10, 25, 50)  # messages a member has sent when MEE6 announces a new level
 POSTS = (
     "anyone tried the new firmware?",
