@@ -138,17 +138,18 @@ class GitHubBuilder(PlatformBuilder):
             self._review(member, thread, at, state, inline)
             return
         act = self.sim.new_act(f"github:{thread.kind}-comment")
-        comment = {
+        text = "Same here: it happens with the v3 board too."
+        if mention is not None:
+            text += f" cc @{mention.handle(self.platform)}"
+        comment: dict[str, Any] = {
             "id": comment_id,
             "node_id": gh.node_id("IssueComment", comment_id),
             "user": gh.user(member),
             "created_at": iso(at),
             "updated_at": iso(at),
             "author_association": gh.association(member),
-            "body": "Same here: it happens with the v3 board too.",
+            "body": text,
         }
-        if mention is not None:
-            comment["body"] += f" cc @{mention.handle(self.platform)}"
         comments = len(thread.replies) + 1
         if thread.kind == "issue":
             comment["performed_via_github_app"] = None
