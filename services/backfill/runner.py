@@ -1,0 +1,141 @@
+"""The import loop: inputs → records → events → sink batches → checkpoint, with a progress bar.
+
+Events are applied in batches of about ``batch_size`` in the order the format reads them (event
+time within an input where the format allows); a batch ends between records, so the checkpoint
+written after it says exactly which records are done. Inputs the checkpoint marks complete are
+not read at all (importing an export twice applies nothing the second time); a partly read input
+continues after its last applied record. A bad record stops the import after the records before
+it were applied and checkpointed, naming the input and the record.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm import tqdm
+
+from invested.contracts import EngagementEvent
+from services.backfill.checkpoint import InputState, Journal
+from services.backfill.sink import Sink
+from services.backfill.source import BadRecord, ByteCounter, ExportFormat, InputFile
+from services.backfill.summary import Counts
+
+DEFAULT_BATCH_SIZE = 500
+
+
+@dataclass
+class ImportResult:
+    this_run: Counts
+    total: Counts
+    inputs: int
+    already_imported: int
+    seconds: float
+    sink: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Batch:
+    events: list[EngagementEvent] = field(default_factory=list)
+    positions: dict[str, InputState] = field(default_factory=dict)
+    counts: Counts = field(default_factory=Counts)
+
+
+class _Progress:
+    """The bar advances by input bytes (that gives an ETA); events and events/s ride along."""
+
+    def __init__(self, total_bytes: int, enabled: bool) -> None:
+        self.bar = tqdm(
+            total=total_bytes,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc="importing",
+            disable=not enabled,
+            dynamic_ncols=True,
+        )
+        self.events = 0
+        self.started = time.monotonic()
+
+    def advance(self, counter: ByteCounter, reported: int) -> int:
+        """Move the bar by what ``counter`` read since ``reported``; the new reported count."""
+        if counter.count > reported:
+            self.bar.update(counter.count - reported)
+        return counter.count
+
+    def applied(self, events: int) -> None:
+        self.events += events
+        rate = self.events / max(time.monotonic() - self.started, 1e-9)
+        self.bar.set_postfix_str(f"{self.events:,} events, {rate:,.0f} events/s", refresh=False)
+
+
+async def run_import(
+    fmt: ExportFormat,
+    journal: Journal,
+    sink: Sink,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = True,
+) -> ImportResult:
+    """Import every input not yet complete in ``journal`` into ``sink``; raises
+    :class:`BadRecord` after applying and checkpointing the records before the bad one."""
+    started = time.monotonic()
+    inputs = fmt.inputs()
+    pending = [source for source in inputs if not journal.state(source).complete]
+    this_run = Counts()
+    if pending:
+        fmt.prepare(pending, journal.started_at)
+    bar = _Progress(sum(source.size for source in inputs), progress)
+    bar.bar.update(sum(source.size for source in inputs if source not in pending))
+    batch = _Batch()
+
+    async def flush() -> None:
+        nonlocal batch
+        if not batch.positions:
+            return
+        if batch.events:
+            await sink.apply(batch.events)
+        journal.append(batch.positions, batch.counts)
+        this_run.merge(batch.counts)
+        bar.applied(len(batch.events))
+        batch = _Batch()
+
+    try:
+        for source in pending:
+            state = journal.state(source)
+            counter = ByteCounter()
+            reported = 0
+            position = InputState(done=state.done, fingerprint=source.fingerprint)
+            batch.positions[source.key] = position
+            try:
+                for outcome in fmt.read(source, state.done, counter):
+                    batch.events.extend(outcome.events)
+                    batch.counts.add(outcome, source.label)
+                    position = InputState(done=outcome.index + 1, fingerprint=source.fingerprint)
+                    batch.positions[source.key] = position
+                    if len(batch.events) >= batch_size:
+                        await flush()
+                        reported = bar.advance(counter, reported)
+            except BadRecord:
+                await flush()
+                raise
+            batch.positions[source.key] = InputState(
+                done=position.done, complete=True, fingerprint=source.fingerprint
+            )
+            bar.advance(counter, reported)
+            bar.bar.update(max(source.size - counter.count, 0))  # sizes are estimates for zips
+        await flush()
+    finally:
+        bar.bar.close()
+        fmt.close()
+    return ImportResult(
+        this_run=this_run,
+        total=journal.totals,
+        inputs=len(inputs),
+        already_imported=len(inputs) - len(pending),
+        seconds=time.monotonic() - started,
+    )
+
+
+def pending_inputs(fmt: ExportFormat, journal: Journal) -> list[InputFile]:
+    return [source for source in fmt.inputs() if not journal.state(source).complete]

@@ -1,0 +1,82 @@
+"""Helpers for the backfill tests (this module holds no tests).
+
+:func:`imported` runs one import of the given inputs into a :class:`RecordingSink` with a fresh
+checkpoint; :func:`webhook` maps a published webhook example (``tests/fixtures/<platform>/``)
+with the ingest adapter, as ingest would; :func:`act` is what an imported event and a webhook
+event of the same act must share (everything but ``received_at``, and the times where the
+export has no time of its own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+from invested.contracts import EngagementEvent
+from services.backfill import formats
+from services.backfill.checkpoint import Journal
+from services.backfill.runner import ImportResult, run_import
+from services.backfill.sink import RecordingSink
+from tests.test_ingest_adapters import adapt
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "backfill"
+
+
+def imported(
+    platform: str, inputs: list[Path], tmp: Path, community: str | None = None
+) -> tuple[list[EngagementEvent], ImportResult]:
+    """The events of one clean import, and its result."""
+    fmt = formats.build(platform, inputs, community)
+    journal = Journal.open(tmp / "checkpoint.jsonl", fmt.name, community, restart=True)
+    sink = RecordingSink()
+    try:
+        result = asyncio.run(run_import(fmt, journal, sink, progress=False))
+    finally:
+        journal.close()
+    return sink.events, result
+
+
+def webhook(platform: str, name: str, payload: Any = None) -> list[EngagementEvent]:
+    """The events ingest makes of a published webhook example (or of ``payload`` under its
+    name, for a changed copy)."""
+    return adapt(platform, name, payload)
+
+
+def act(event: EngagementEvent, times: bool = True) -> dict[str, Any]:
+    """What must be equal for one act imported and received: all but ``received_at`` (and
+    ``occurred_at`` when ``times`` is false: the export or the webhook has no time of its own)."""
+    excluded = {"received_at"} if times else {"received_at", "occurred_at"}
+    return event.model_dump(exclude=excluded)
+
+
+def write_json(path: Path, value: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2))
+    return path
+
+
+def write_lines(path: Path, values: list[Any]) -> Path:
+    """JSON lines, gzipped when the name ends in ``.gz`` (GH Archive's hourly files)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(value, separators=(",", ":")) + "\n" for value in values)
+    if path.name.endswith(".gz"):
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+def read_events(path: Path) -> list[EngagementEvent]:
+    """The events a ``--out`` file holds; a last line cut short by a kill is left out."""
+    events = []
+    for line in path.read_bytes().split(b"\n"):
+        if not line:
+            continue
+        try:
+            events.append(EngagementEvent.from_json(line))
+        except ValueError:
+            continue
+    return events
