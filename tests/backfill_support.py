@@ -80,3 +80,34 @@ def read_events(path: Path) -> list[EngagementEvent]:
         except ValueError:
             continue
     return events
+
+
+def busy_hours(folder: Path, hours: int, lines: int, community: str = "acme") -> list[Path]:
+    """GH Archive hours of one busy community: the published hour's lines moved into
+    ``community`` with new ids (issues, comments, pull requests, forks, commits), so every line
+    maps and no two acts share an id."""
+    published = gzip.decompress(
+        (FIXTURES / "gharchive" / "2019-11-27-3.first100.json.gz").read_bytes()
+    )
+    originals = [json.loads(line) for line in published.splitlines()]
+    paths = []
+    for hour in range(hours):
+        values = []
+        for index in range(lines):
+            number = hour * lines + index
+            event = json.loads(json.dumps(originals[index % len(originals)]))
+            name = event["repo"]["name"].split("/")[1]
+            event["repo"]["name"] = f"{community}/{name}"
+            event["org"] = {"id": 1, "login": community}
+            event["id"] = str(10**10 + number)
+            event["created_at"] = f"2024-01-01T{hour:02d}:{index * 60 // lines:02d}:00Z"
+            payload = event["payload"]
+            for key in ("issue", "pull_request", "comment", "forkee"):
+                if isinstance(payload.get(key), dict):
+                    payload[key]["id"] = 10**9 + number
+            for commit in payload.get("commits") or []:
+                commit["sha"] = f"{number:020x}{commit['sha'][:20]}"
+                commit["author"]["email"] = f"{number}+dev{number}@users.noreply.github.com"
+            values.append(event)
+        paths.append(write_lines(folder / f"2024-01-01-{hour}.json.gz", values))
+    return paths
