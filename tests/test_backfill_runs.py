@@ -201,6 +201,33 @@ def test_a_truncated_dump_names_the_line(
     assert f"{dump}: record " in error and "(line 1)" in error
 
 
+def test_a_bad_record_met_while_indexing_stops_before_anything_is_applied(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    issues = (FIXTURES / "github-rest" / "PyGithub" / "issues.json").read_text()
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    (dump / "issues.json").write_text(issues.replace('"number":', '"number";', 3))
+    out = tmp_path / "events.jsonl"
+    assert (
+        run_cli(
+            "--platform",
+            "github",
+            "--out",
+            out,
+            "--checkpoint",
+            tmp_path / "c",
+            "--no-progress",
+            dump,
+        )
+        == 1
+    )
+    streams = capsys.readouterr()
+    assert f"{dump / 'issues.json'}: record 0 (line 1): Expecting ':' delimiter" in streams.err
+    assert "Imported 0 events from 0 records" in streams.out
+    assert not out.exists()
+
+
 def test_the_summary_counts_kinds_and_reasons_and_says_where_they_were_first_seen(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

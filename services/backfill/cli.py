@@ -21,7 +21,7 @@ from services.backfill import formats
 from services.backfill.checkpoint import Journal, default_path
 from services.backfill.runner import DEFAULT_BATCH_SIZE, ImportResult, run_import
 from services.backfill.sink import RecordingSink, Sink
-from services.backfill.source import BadRecord, UsageError
+from services.backfill.source import UsageError
 from services.backfill.summary import render
 
 
@@ -86,13 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except BadRecord as exc:
-        print(
-            f"error: {exc}\nThe records before it are imported and checkpointed; fix or remove "
-            "this record and run the same command again to continue.",
-            file=sys.stderr,
-        )
-        return 1
     print(
         render(
             result.this_run,
@@ -103,4 +96,11 @@ def main(argv: list[str] | None = None) -> int:
             result.sink,
         )
     )
+    if result.error is not None:
+        print(
+            f"error: {result.error}\nThe records before it are imported and checkpointed; fix or "
+            "remove this record and run the same command again to continue.",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,13 @@ COMMIT_COMMENT, DISCUSSION, DISCUSSION_COMMENT, STARGAZER, REPOSITORY, UNKNOWN =
     "unknown",
 )
 INDEXED = {ISSUE, ISSUE_OF_PULL, PULL, DISCUSSION, DISCUSSION_COMMENT, REPOSITORY}
+NOT_COUNTED = {
+    UNKNOWN: "unknown_record",
+    REPOSITORY: "context_only (repository)",
+    ISSUE_OF_PULL: "pull_request_in_issue_list (counted from the pull requests list)",
+}
+# The webhooks reporting a record's act (event key, body, the record's time field), and notes.
+Webhooks = tuple[list[tuple[str, dict[str, Any], str]], tuple[str, ...]]
 TARGET_UNKNOWN = "target_not_in_export (import the issues, pull requests and discussions too)"
 ANSWER_UNKNOWN = "answer_not_in_export (import the discussion comments too)"
 _REPO_IN_URL = re.compile(r"/repos/([^/]+/[^/]+)")
@@ -136,6 +143,17 @@ class GitHubRestFormat:
         self._discussions: dict[Any, dict[str, Any]] = {}  # discussion id → number and user
         self._comments: dict[str, dict[str, Any]] = {}  # discussion comment id → the comment
         self._repositories: dict[str, dict[str, Any]] = {}  # input key → its repository record
+        self._webhooks: dict[str, Callable[[dict[str, Any], str], Webhooks]] = {
+            ISSUE: self._issue,
+            PULL: self._pull_request,
+            STARGAZER: self._stargazer,
+            COMMIT_COMMENT: self._commit_comment,
+            ISSUE_COMMENT: self._issue_comment,
+            REVIEW: self._review,
+            REVIEW_COMMENT: self._review_comment,
+            DISCUSSION: self._discussion,
+            DISCUSSION_COMMENT: self._discussion_comment,
+        }
 
     def inputs(self) -> list[InputFile]:
         return self._inputs
@@ -212,76 +230,19 @@ class GitHubRestFormat:
 
     def _map(self, source: InputFile, index: int, record: dict[str, Any]) -> Outcome:
         kind = kind_of(record)
-        if kind == STARGAZER:
-            repository = self._repositories.get(source.key, {})
-            repo = repository.get("full_name")
-        else:
-            repository = {}
-            repo = repository_of(record)
-        if kind in (UNKNOWN, REPOSITORY, ISSUE_OF_PULL):
-            reason = {
-                UNKNOWN: "unknown_record",
-                REPOSITORY: "context_only (repository)",
-                ISSUE_OF_PULL: "pull_request_in_issue_list (counted from the pull requests list)",
-            }[kind]
-            return Outcome(index, skipped=(reason,))
+        if kind in NOT_COUNTED:
+            return Outcome(index, skipped=(NOT_COUNTED[kind],))
+        repository = self._repositories.get(source.key, {}) if kind == STARGAZER else {}
+        repo = repository.get("full_name") if kind == STARGAZER else repository_of(record)
         if not isinstance(repo, str) or "/" not in repo:
             return Outcome(index, skipped=(f"no_repository ({kind})",))
         community = repo.split("/")[0]
         if self._community is not None and community.lower() != self._community:
             return Outcome(index, skipped=(OTHER_COMMUNITY,))
+        if kind == REVIEW and (record.get("state") == "PENDING" or not record.get("submitted_at")):
+            return Outcome(index, skipped=("pending_review",))
+        webhooks, notes = self._webhooks[kind](record, repo)
         shaped = {"repository": repository or {"full_name": repo}}
-        notes: tuple[str, ...] = ()
-        webhooks: list[tuple[str, dict[str, Any], Any]] = []
-        if kind == ISSUE:
-            webhooks.append(("issues.opened", {"issue": record}, record.get("created_at")))
-        elif kind == PULL:
-            webhooks.append(
-                ("pull_request.opened", {"pull_request": record}, record.get("created_at"))
-            )
-        elif kind == STARGAZER:
-            body = {"starred_at": record.get("starred_at"), "sender": record.get("user")}
-            webhooks.append(("star.created", body, record.get("starred_at")))
-        elif kind == COMMIT_COMMENT:
-            webhooks.append(
-                ("commit_comment.created", {"comment": record}, record.get("created_at"))
-            )
-        elif kind in (ISSUE_COMMENT, REVIEW, REVIEW_COMMENT):
-            url = record.get("issue_url" if kind == ISSUE_COMMENT else "pull_request_url")
-            number = _number_in(url)
-            author = self._authors.get((repo.lower(), number)) if number is not None else None
-            notes = () if author is not None else (TARGET_UNKNOWN,)
-            parent = {"number": number, **({"user": author} if author is not None else {})}
-            if kind == ISSUE_COMMENT:
-                body = {"comment": record, "issue": parent}
-                webhooks.append(("issue_comment.created", body, record.get("created_at")))
-            elif kind == REVIEW_COMMENT:
-                body = {"comment": record, "pull_request": parent}
-                key = "pull_request_review_comment.created"
-                webhooks.append((key, body, record.get("created_at")))
-            elif record.get("state") == "PENDING" or not record.get("submitted_at"):
-                return Outcome(index, skipped=("pending_review",))
-            else:
-                body = {"review": record, "pull_request": parent}
-                key = "pull_request_review.submitted"
-                webhooks.append((key, body, record.get("submitted_at")))
-        elif kind == DISCUSSION:
-            webhooks.append(
-                ("discussion.created", {"discussion": record}, record.get("created_at"))
-            )
-            if record.get("answer_chosen_at"):
-                found = _ANSWER_ID.search(str(record.get("answer_html_url") or ""))
-                answer = self._comments.get(found.group(1)) if found else None
-                if answer is None:
-                    notes = (ANSWER_UNKNOWN,)
-                else:
-                    body = {"discussion": record, "answer": answer}
-                    webhooks.append(("discussion.answered", body, record.get("answer_chosen_at")))
-        elif kind == DISCUSSION_COMMENT:
-            discussion = self._discussions.get(record.get("discussion_id"))
-            notes = () if discussion is not None else (TARGET_UNKNOWN,)
-            body = {"comment": record, "discussion": discussion or {}}
-            webhooks.append(("discussion_comment.created", body, record.get("created_at")))
         results = [
             apply_table(
                 Platform.GITHUB,
@@ -289,8 +250,64 @@ class GitHubRestFormat:
                 key,
                 github.TABLE,
                 {**shaped, **body},
-                record_time(at, self._fallback),
+                record_time(record.get(time_field), self._fallback),
             )
-            for key, body, at in webhooks
+            for key, body, time_field in webhooks
         ]
         return outcome_of(index, results, notes)
+
+    # One method per record kind: the webhooks (event key, body, the record's time field) that
+    # report its act, and what the dump lacked for them.
+
+    def _issue(self, record: dict[str, Any], repo: str) -> Webhooks:
+        return [("issues.opened", {"issue": record}, "created_at")], ()
+
+    def _pull_request(self, record: dict[str, Any], repo: str) -> Webhooks:
+        return [("pull_request.opened", {"pull_request": record}, "created_at")], ()
+
+    def _stargazer(self, record: dict[str, Any], repo: str) -> Webhooks:
+        body = {"starred_at": record.get("starred_at"), "sender": record.get("user")}
+        return [("star.created", body, "starred_at")], ()
+
+    def _commit_comment(self, record: dict[str, Any], repo: str) -> Webhooks:
+        return [("commit_comment.created", {"comment": record}, "created_at")], ()
+
+    def _parent(self, repo: str, url: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The issue or pull request a record answers (its number, and its author when the
+        dump lists it)."""
+        number = _number_in(url)
+        author = self._authors.get((repo.lower(), number)) if number is not None else None
+        if author is None:
+            return {"number": number}, (TARGET_UNKNOWN,)
+        return {"number": number, "user": author}, ()
+
+    def _issue_comment(self, record: dict[str, Any], repo: str) -> Webhooks:
+        issue, notes = self._parent(repo, record.get("issue_url"))
+        return [("issue_comment.created", {"comment": record, "issue": issue}, "created_at")], notes
+
+    def _review(self, record: dict[str, Any], repo: str) -> Webhooks:
+        pull, notes = self._parent(repo, record.get("pull_request_url"))
+        body = {"review": record, "pull_request": pull}
+        return [("pull_request_review.submitted", body, "submitted_at")], notes
+
+    def _review_comment(self, record: dict[str, Any], repo: str) -> Webhooks:
+        pull, notes = self._parent(repo, record.get("pull_request_url"))
+        body = {"comment": record, "pull_request": pull}
+        return [("pull_request_review_comment.created", body, "created_at")], notes
+
+    def _discussion(self, record: dict[str, Any], repo: str) -> Webhooks:
+        webhooks = [("discussion.created", {"discussion": record}, "created_at")]
+        if not record.get("answer_chosen_at"):
+            return webhooks, ()
+        found = _ANSWER_ID.search(str(record.get("answer_html_url") or ""))
+        answer = self._comments.get(found.group(1)) if found else None
+        if answer is None:
+            return webhooks, (ANSWER_UNKNOWN,)
+        body = {"discussion": record, "answer": answer}
+        return [*webhooks, ("discussion.answered", body, "answer_chosen_at")], ()
+
+    def _discussion_comment(self, record: dict[str, Any], repo: str) -> Webhooks:
+        discussion = self._discussions.get(record.get("discussion_id"))
+        body = {"comment": record, "discussion": discussion or {}}
+        notes = () if discussion is not None else (TARGET_UNKNOWN,)
+        return [("discussion_comment.created", body, "created_at")], notes

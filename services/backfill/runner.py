@@ -33,6 +33,7 @@ class ImportResult:
     already_imported: int
     seconds: float
     sink: dict[str, Any] = field(default_factory=dict)
+    error: BadRecord | None = None  # the record that stopped the import, if one did
 
 
 @dataclass
@@ -70,6 +71,51 @@ class _Progress:
         self.bar.set_postfix_str(f"{self.events:,} events, {rate:,.0f} events/s", refresh=False)
 
 
+class _Importer:
+    """Reads inputs into batches and hands each to the sink, then to the checkpoint."""
+
+    def __init__(
+        self, fmt: ExportFormat, journal: Journal, sink: Sink, batch_size: int, bar: _Progress
+    ) -> None:
+        self.fmt, self.journal, self.sink = fmt, journal, sink
+        self.batch_size = batch_size
+        self.bar = bar
+        self.batch = _Batch()
+        self.this_run = Counts()
+
+    async def flush(self) -> None:
+        batch, self.batch = self.batch, _Batch()
+        if not batch.positions:
+            return
+        if batch.events:
+            await self.sink.apply(batch.events)
+        self.journal.append(batch.positions, batch.counts)
+        self.this_run.merge(batch.counts)
+        self.bar.applied(len(batch.events))
+
+    async def read(self, source: InputFile) -> None:
+        """Every record of ``source`` not applied yet, into batches; raises :class:`BadRecord`
+        with the records before the bad one in the current batch."""
+        state = self.journal.state(source)
+        counter = ByteCounter()
+        reported = 0
+        done = InputState(done=state.done, fingerprint=source.fingerprint)
+        self.batch.positions[source.key] = done
+        for outcome in self.fmt.read(source, state.done, counter):
+            self.batch.events.extend(outcome.events)
+            self.batch.counts.add(outcome, source.label)
+            done = InputState(done=outcome.index + 1, fingerprint=source.fingerprint)
+            self.batch.positions[source.key] = done
+            if len(self.batch.events) >= self.batch_size:
+                await self.flush()
+                reported = self.bar.advance(counter, reported)
+        self.batch.positions[source.key] = InputState(
+            done=done.done, complete=True, fingerprint=source.fingerprint
+        )
+        self.bar.advance(counter, reported)
+        self.bar.bar.update(max(source.size - counter.count, 0))  # zip sizes are estimates
+
+
 async def run_import(
     fmt: ExportFormat,
     journal: Journal,
@@ -77,65 +123,32 @@ async def run_import(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
 ) -> ImportResult:
-    """Import every input not yet complete in ``journal`` into ``sink``; raises
-    :class:`BadRecord` after applying and checkpointing the records before the bad one."""
+    """Import every input not yet complete in ``journal`` into ``sink``. A bad record ends the
+    import after the records before it were applied and checkpointed (``error``)."""
     started = time.monotonic()
     inputs = fmt.inputs()
     pending = [source for source in inputs if not journal.state(source).complete]
-    this_run = Counts()
-    if pending:
-        fmt.prepare(pending, journal.started_at)
     bar = _Progress(sum(source.size for source in inputs), progress)
     bar.bar.update(sum(source.size for source in inputs if source not in pending))
-    batch = _Batch()
-
-    async def flush() -> None:
-        nonlocal batch
-        if not batch.positions:
-            return
-        if batch.events:
-            await sink.apply(batch.events)
-        journal.append(batch.positions, batch.counts)
-        this_run.merge(batch.counts)
-        bar.applied(len(batch.events))
-        batch = _Batch()
-
+    importer = _Importer(fmt, journal, sink, batch_size, bar)
+    error: BadRecord | None = None
     try:
-        for source in pending:
-            state = journal.state(source)
-            counter = ByteCounter()
-            reported = 0
-            position = InputState(done=state.done, fingerprint=source.fingerprint)
-            batch.positions[source.key] = position
-            try:
-                for outcome in fmt.read(source, state.done, counter):
-                    batch.events.extend(outcome.events)
-                    batch.counts.add(outcome, source.label)
-                    position = InputState(done=outcome.index + 1, fingerprint=source.fingerprint)
-                    batch.positions[source.key] = position
-                    if len(batch.events) >= batch_size:
-                        await flush()
-                        reported = bar.advance(counter, reported)
-            except BadRecord:
-                await flush()
-                raise
-            batch.positions[source.key] = InputState(
-                done=position.done, complete=True, fingerprint=source.fingerprint
-            )
-            bar.advance(counter, reported)
-            bar.bar.update(max(source.size - counter.count, 0))  # sizes are estimates for zips
-        await flush()
+        try:
+            if pending:
+                fmt.prepare(pending, journal.started_at)
+            for source in pending:
+                await importer.read(source)
+        except BadRecord as exc:
+            error = exc
+        await importer.flush()
     finally:
         bar.bar.close()
         fmt.close()
     return ImportResult(
-        this_run=this_run,
+        this_run=importer.this_run,
         total=journal.totals,
         inputs=len(inputs),
         already_imported=len(inputs) - len(pending),
         seconds=time.monotonic() - started,
+        error=error,
     )
-
-
-def pending_inputs(fmt: ExportFormat, journal: Journal) -> list[InputFile]:
-    return [source for source in fmt.inputs() if not journal.state(source).complete]
