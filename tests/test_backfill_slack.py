@@ -181,3 +181,16 @@ def test_what_is_not_an_export_is_refused(tmp_path: Path) -> None:
         archive.writestr("readme.txt", "hello")
     with pytest.raises(UsageError, match="not a Slack export"):
         imported("slack", [tmp_path / "other.zip"], tmp_path)
+
+
+def test_a_bad_record_in_a_day_file_stops_after_the_records_before_it(tmp_path: Path) -> None:
+    first = as_exported("messageExample")
+    second = first | {"ts": "1663966390.000100", "client_msg_id": "2"}
+    later = first | {"ts": "1663966399.000100", "client_msg_id": "3"}
+    path = export(tmp_path, [first, second, "not a message", later])  # type: ignore[list-item]
+    events, result = imported("slack", [path], tmp_path, community="T043DB835ML")
+    assert [event.occurred_at.timestamp() for event in events] == [
+        1663966382.046509,
+        1663966390.0001,
+    ]
+    assert str(result.error).endswith("general/2022-09-23.json: record 2: not a JSON object")

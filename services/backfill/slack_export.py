@@ -15,16 +15,18 @@ cover them. Day files are read in date order across channels, messages in ``ts``
 
 from __future__ import annotations
 
+import io
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
 from invested.contracts import Platform
+from services.backfill.jsonstream import JsonStream, JsonStreamError
 from services.backfill.source import (
     BadRecord,
     ByteCounter,
@@ -105,18 +107,30 @@ class SlackExportFormat:
             path=file,
         )
 
+    def _open(self, source: InputFile, counter: ByteCounter) -> IO[bytes]:
+        if self._zip is not None and source.member is not None:
+            return counting(self._zip.open(source.member), counter)  # type: ignore[arg-type]
+        return counting(source.path.open("rb"), counter)
+
     def _load(self, source: InputFile, counter: ByteCounter | None = None) -> Any:
-        raw = (
-            self._zip.open(source.member)
-            if self._zip is not None and source.member is not None
-            else source.path.open("rb")
-        )
-        with counting(raw, counter or ByteCounter()) as stream:  # type: ignore[arg-type]
+        """A whole (small) file: a day of one channel, a list of conversations."""
+        with self._open(source, counter or ByteCounter()) as stream:
             data = stream.read()
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise BadRecord(source.label, 0, f"not JSON: {exc.msg}", exc.lineno) from None
+
+    def _stream(self, source: InputFile, counter: ByteCounter | None = None) -> Iterator[Any]:
+        """The elements of a file's array, read as they come (users.json of a big workspace)."""
+        index = 0
+        try:
+            with io.TextIOWrapper(self._open(source, counter or ByteCounter()), "utf-8") as text:
+                for record, _ in JsonStream(text).elements():
+                    yield record
+                    index += 1
+        except JsonStreamError as exc:
+            raise BadRecord(source.label, index, exc.detail, exc.line) from None
 
     def _listing(self, name: str) -> list[tuple[str, str]]:
         """(folder name, conversation id) of a conversations list; DMs' folders are their ids."""
@@ -132,10 +146,9 @@ class SlackExportFormat:
         return found
 
     def _workspace_id(self) -> str:
-        users = self._load(self._input(USERS))
         teams = Counter(
             user.get("team_id")
-            for user in (users if isinstance(users, list) else [])
+            for user in self._stream(self._input(USERS))
             if isinstance(user, dict) and isinstance(user.get("team_id"), str)
         )
         if not teams:
@@ -170,25 +183,30 @@ class SlackExportFormat:
             self._zip.close()
 
     def read(self, source: InputFile, start: int, counter: ByteCounter) -> Iterator[Outcome]:
+        name = source.member or source.path.relative_to(self._path).as_posix()
+        if name == USERS:
+            yield from self._users(source, start, counter)
+            return
         records = self._load(source, counter)
         if not isinstance(records, list):
             raise BadRecord(source.label, 0, "not a JSON array of records")
-        for index, record in enumerate(records):
-            if not isinstance(record, dict):
-                raise BadRecord(source.label, index, "not a JSON object")
-        name = source.member or source.path.relative_to(self._path).as_posix()
+        bad = next((i for i, record in enumerate(records) if not isinstance(record, dict)), None)
+        valid = records if bad is None else records[:bad]  # the records before a bad one count
         folder = PurePosixPath(name).parent.name
-        if name == USERS:
-            yield from self._users(records, start)
-        elif folder in self._channels:
-            yield from self._messages(records, self._channels[folder], start)
+        if folder in self._channels:
+            yield from self._messages(valid, self._channels[folder], start)
         else:
-            for index in range(start, len(records)):
+            for index in range(start, len(valid)):
                 yield Outcome(index, skipped=(DIRECT_MESSAGE,))
+        if bad is not None:
+            raise BadRecord(source.label, bad, "not a JSON object")
 
-    def _users(self, users: list[dict[str, Any]], start: int) -> Iterator[Outcome]:
-        for index in range(start, len(users)):
-            user = users[index]
+    def _users(self, source: InputFile, start: int, counter: ByteCounter) -> Iterator[Outcome]:
+        for index, user in enumerate(self._stream(source, counter)):
+            if index < start:
+                continue
+            if not isinstance(user, dict):
+                raise BadRecord(source.label, index, "not a JSON object")
             at = record_time(user.get("updated"), self._fallback)
             event: dict[str, Any] = {"type": "user_change", "user": user}
             payload = {"type": "event_callback", "team_id": self.community, "event": event}
