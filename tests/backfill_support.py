@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,60 @@ def busy_hours(folder: Path, hours: int, lines: int, community: str = "acme") ->
             values.append(event)
         paths.append(write_lines(folder / f"2024-01-01-{hour}.json.gz", values))
     return paths
+
+
+def archive_line(event_type: str, payload: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The Events API event of a webhook example's act: its sender as the actor (the fields the
+    Events API gives), its repository as ``repo``, ``body`` as the payload."""
+    sender, repository = payload["sender"], payload["repository"]
+    actor_fields = ("id", "login", "gravatar_id", "url", "avatar_url")
+    line = {
+        "id": "10956409041",
+        "type": event_type,
+        "actor": {k: sender[k] for k in actor_fields} | {"display_login": sender["login"]},
+        "repo": {"id": repository["id"], "name": repository["full_name"], "url": repository["url"]},
+        "payload": body,
+        "public": True,
+        "created_at": "2019-05-15T15:20:40Z",
+    }
+    if "organization" in payload:
+        line["org"] = {
+            "id": payload["organization"]["id"],
+            "login": payload["organization"]["login"],
+        }
+    return line
+
+
+def busy_export(path: Path, days: int, per_day: int) -> Path:
+    """A Slack export of one busy channel: the published export's messages (posts, thread
+    replies, an app's message) repeated with new times and authors, every fifth with a
+    reaction, ``per_day`` messages a day."""
+    with zipfile.ZipFile(FIXTURES / "slack" / "source_export.zip") as sample:
+        users = json.loads(sample.read("users.json"))
+        channels = sample.read("channels.json")
+        templates = [
+            message
+            for name in sample.namelist()
+            if name.startswith("B75B4C7/") and name.endswith(".json")
+            for message in json.loads(sample.read(name))
+            if message.get("subtype") is None
+        ]
+    members = [user["id"] for user in users]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as export:
+        export.writestr("users.json", json.dumps(users))
+        export.writestr("channels.json", channels)
+        for day in range(days):
+            messages = []
+            for number in range(per_day):
+                message = dict(templates[number % len(templates)])
+                second = 1_700_000_000 + day * 86_400 + number * (86_400 // per_day)
+                message["ts"] = f"{second}.{number:06d}"
+                message["user"] = members[number % len(members)]
+                if "thread_ts" in message:
+                    message["thread_ts"] = f"{second - 1}.000000"
+                if number % 5 == 0:
+                    reactor = members[(number + 1) % len(members)]
+                    message["reactions"] = [{"name": "+1", "users": [reactor], "count": 1}]
+                messages.append(message)
+            export.writestr(f"B75B4C7/2023-11-{day + 1:02d}.json", json.dumps(messages, indent=4))
+    return path

@@ -21,7 +21,15 @@ import pytest
 
 from invested.contracts import Kind, Role
 from services.backfill.source import UsageError
-from tests.backfill_support import FIXTURES, act, imported, webhook, write_json, write_lines
+from tests.backfill_support import (
+    FIXTURES,
+    act,
+    archive_line,
+    imported,
+    webhook,
+    write_json,
+    write_lines,
+)
 from tests.test_ingest_support import fixture
 
 REST = FIXTURES / "github-rest"
@@ -266,28 +274,6 @@ def test_the_other_event_types_of_real_hours(tmp_path: Path) -> None:
     # The first line is from 2014, the Timeline API's format (a repository of Nitix).
     _, result = imported("github", sample, tmp_path, community="Nitix")
     assert result.this_run.skipped == {"other_community": 7, "legacy_timeline_format": 1}
-
-
-def archive_line(event_type: str, payload: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    """The Events API event of a webhook example's act: its sender as the actor (the fields the
-    Events API gives), its repository as ``repo``, ``body`` as the payload."""
-    sender, repository = payload["sender"], payload["repository"]
-    actor_fields = ("id", "login", "gravatar_id", "url", "avatar_url")
-    line = {
-        "id": "10956409041",
-        "type": event_type,
-        "actor": {k: sender[k] for k in actor_fields} | {"display_login": sender["login"]},
-        "repo": {"id": repository["id"], "name": repository["full_name"], "url": repository["url"]},
-        "payload": body,
-        "public": True,
-        "created_at": "2019-05-15T15:20:40Z",
-    }
-    if "organization" in payload:
-        line["org"] = {
-            "id": payload["organization"]["id"],
-            "login": payload["organization"]["login"],
-        }
-    return line
 
 
 @pytest.mark.parametrize(

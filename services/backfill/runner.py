@@ -39,7 +39,8 @@ class ImportResult:
 @dataclass
 class _Batch:
     events: list[EngagementEvent] = field(default_factory=list)
-    positions: dict[str, InputState] = field(default_factory=dict)
+    # input key → (records done, complete, fingerprint): plain tuples in the per-record loop
+    positions: dict[str, tuple[int, bool, str]] = field(default_factory=dict)
     counts: Counts = field(default_factory=Counts)
 
 
@@ -89,7 +90,11 @@ class _Importer:
             return
         if batch.events:
             await self.sink.apply(batch.events)
-        self.journal.append(batch.positions, batch.counts)
+        positions = {
+            key: InputState(done=done, complete=complete, fingerprint=fingerprint)
+            for key, (done, complete, fingerprint) in batch.positions.items()
+        }
+        self.journal.append(positions, batch.counts)
         self.this_run.merge(batch.counts)
         self.bar.applied(len(batch.events))
 
@@ -99,19 +104,18 @@ class _Importer:
         state = self.journal.state(source)
         counter = ByteCounter()
         reported = 0
-        done = InputState(done=state.done, fingerprint=source.fingerprint)
-        self.batch.positions[source.key] = done
+        key, fingerprint, done = source.key, source.fingerprint, state.done
+        self.batch.positions[key] = (done, False, fingerprint)
         for outcome in self.fmt.read(source, state.done, counter):
-            self.batch.events.extend(outcome.events)
-            self.batch.counts.add(outcome, source.label)
-            done = InputState(done=outcome.index + 1, fingerprint=source.fingerprint)
-            self.batch.positions[source.key] = done
-            if len(self.batch.events) >= self.batch_size:
+            batch = self.batch
+            batch.events.extend(outcome.events)
+            batch.counts.add(outcome, source.label)
+            done = outcome.index + 1
+            batch.positions[key] = (done, False, fingerprint)
+            if len(batch.events) >= self.batch_size:
                 await self.flush()
                 reported = self.bar.advance(counter, reported)
-        self.batch.positions[source.key] = InputState(
-            done=done.done, complete=True, fingerprint=source.fingerprint
-        )
+        self.batch.positions[key] = (done, True, fingerprint)
         self.bar.advance(counter, reported)
         self.bar.bar.update(max(source.size - counter.count, 0))  # zip sizes are estimates
 

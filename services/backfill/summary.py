@@ -31,8 +31,10 @@ class Counts(BaseModel):
 
     def add(self, outcome: Outcome, label: str) -> None:
         self.records += 1
+        events = self.events
         for event in outcome.events:
-            _add(self.events, event.kind.value)
+            kind = event.kind.value
+            events[kind] = events.get(kind, 0) + 1
         for reason in outcome.skipped:
             _add(self.skipped, reason)
             self.first_seen.setdefault(reason, f"{label} record {outcome.index}")
