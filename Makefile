@@ -30,6 +30,10 @@ tail: $(STAMP) ## Print every transition on member.transitions (replayed each ru
 demo: $(STAMP) ## Post the simulated brand acme (members, staff, bots; signed webhooks) to the running ingest (make run first)
 	$(PY) -m tools.simulator $(DEMO_ARGS)
 
+BACKFILL_ARGS ?=
+backfill: $(STAMP) ## Import history from a platform export (BACKFILL_ARGS="--platform slack --community T0ACME --out events.jsonl ./export.zip")
+	$(PY) -m services.backfill $(BACKFILL_ARGS)
+
 test: $(STAMP) tools ## Run the whole test suite (real broker and Redis, embedded)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
@@ -59,4 +63,4 @@ bench: $(STAMP) ## Benchmarks on the embedded stack (QUICK=1: under 2 min); writ
 clean: ## Remove the venv and local state
 	rm -rf $(VENV) .invested .pytest_cache .hypothesis
 
-.PHONY: help install run tail demo test tools dashboards lint format schemas bench clean
+.PHONY: help install run tail demo backfill test tools dashboards lint format schemas bench clean
